@@ -1,0 +1,81 @@
+"""Ports: what the services need from the outside world, in domain terms only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.secrets import SecretRecord, VaultEntry, VaultMetadata
+from domain.values import Principal, SecretValue
+
+
+@dataclass(frozen=True, slots=True)
+class VaultHealth:
+    reachable: bool
+    initialized: bool = False
+    sealed: bool = True
+    version: str | None = None
+
+
+class SecretVault(Protocol):
+    """Versioned secret storage (Vault KV v2). Paths are relative to the mount.
+
+    Raises `SecretNotFound` when nothing readable is there, `VersionNotFound`/`VersionGone` for a
+    missing or deleted version, `VersionConflict` when a check-and-set write loses,
+    `VaultUnavailable` when Vault can't answer and `VaultRefused` when it says no.
+    """
+
+    async def read(self, path: str, version: int | None = None) -> VaultEntry: ...
+
+    async def read_metadata(self, path: str) -> VaultMetadata | None: ...
+
+    async def write(self, path: str, data: Mapping[str, SecretValue], *, cas: int) -> VaultEntry:
+        """Write a new version if the current version is `cas` (0: the secret must not exist yet)."""
+        ...
+
+    async def set_custom_metadata(self, path: str, custom: Mapping[str, str]) -> None: ...
+
+    async def soft_delete(self, path: str) -> None:
+        """Delete the newest version's data; history stays for audit and rollback."""
+        ...
+
+    async def health(self) -> VaultHealth: ...
+
+
+class SecretIndex(Protocol):
+    """The per-user index of secrets (metadata only, never values)."""
+
+    async def upsert(self, record: SecretRecord) -> None: ...
+
+    async def get(self, user_id: str, key: str) -> SecretRecord | None: ...
+
+    async def list(
+        self,
+        user_id: str,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> list[SecretRecord]:
+        """Live (not deleted) secrets of one user, by key; `tags` must all be present."""
+        ...
+
+    async def mark_deleted(self, user_id: str, key: str, at: datetime) -> None: ...
+
+    async def record_access(self, user_id: str, key: str, at: datetime) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """The users table: who is on Vault, and where their provider tokens came from."""
+
+    async def ensure(self, user_id: str) -> None:
+        """Create the user's row on first use; a no-op afterwards."""
+        ...
+
+
+class IdentityVerifier(Protocol):
+    """Turns a bearer token into a verified `Principal`, or raises `NotAuthenticated`."""
+
+    def verify(self, token: str) -> Principal: ...

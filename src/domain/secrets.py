@@ -1,0 +1,228 @@
+"""Secrets: where each kind lives in Vault, its metadata, and the rules for keys, tags and values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import InvalidInput, ReservedKey, ValueTooLarge
+from domain.values import SecretValue, is_valid_secret_key, is_valid_user_id
+
+# Vault's own entry limit is 1 MiB; secrets are tokens, passwords and certificates, so a much
+# smaller bound keeps cache entries and responses small and catches pasted files by mistake.
+MAX_VALUE_BYTES = 64 * 1024
+MAX_TAGS = 12
+MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 bytes.
+
+# Words the API uses for its own routes or for provider credentials: a custom secret can't take them.
+RESERVED_KEYS = frozenset(
+    {
+        "railway", "github", "docker", "health", "audit", "admin", "custom", "users", "env_vars",
+        "environments", "metadata", "versions", "rollback", "bulk", "status", "validate", "rotate",
+        "export", "import", "sync", "test", "schema",
+    }
+)
+
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$")
+_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class SecretType(StrEnum):
+    CUSTOM = "custom"
+    RAILWAY_TOKEN = "railway_token"
+    GITHUB_PAT = "github_pat"
+    DOCKER_CREDENTIALS = "docker_credentials"
+
+
+PROVIDER_TYPES = frozenset({SecretType.RAILWAY_TOKEN, SecretType.GITHUB_PAT, SecretType.DOCKER_CREDENTIALS})
+
+
+@dataclass(frozen=True, slots=True)
+class SecretLocator:
+    """One secret of one user: its API key, where it lives under the mount, and its value field."""
+
+    user_id: str
+    key: str
+    path: str
+    value_field: str
+    default_type: SecretType
+
+    @property
+    def is_custom(self) -> bool:
+        return self.default_type is SecretType.CUSTOM
+
+
+def _user_root(user_id: str) -> str:
+    if not is_valid_user_id(user_id):
+        raise InvalidInput("the user id is not a valid identifier", field="sub")
+    return f"users/{user_id}"
+
+
+def locate(user_id: str, key: str) -> SecretLocator:
+    """Map an API key to its Vault path (ARCHITECTURE.md, "Vault path contract")."""
+    root = _user_root(user_id)
+    if key == "railway":
+        return SecretLocator(user_id, key, f"{root}/railway", "token", SecretType.RAILWAY_TOKEN)
+    if key == "github":
+        return SecretLocator(user_id, key, f"{root}/github", "token", SecretType.GITHUB_PAT)
+    validate_custom_key(key)
+    return SecretLocator(user_id, key, f"{root}/custom/{key}", "value", SecretType.CUSTOM)
+
+
+def validate_custom_key(key: str) -> None:
+    if not is_valid_secret_key(key):
+        raise InvalidInput(
+            "a key is 1-128 characters of letters, digits, '_', '.' and '-', starting with a letter or digit",
+            field="key",
+        )
+    if key.lower() in RESERVED_KEYS:
+        raise ReservedKey(f"'{key}' is reserved; choose another key", field="key")
+
+
+def validate_value(value: SecretValue) -> None:
+    if value.byte_length() == 0:
+        raise InvalidInput("the value must not be empty", field="value")
+    if value.byte_length() > MAX_VALUE_BYTES:
+        raise ValueTooLarge(f"a secret value may be at most {MAX_VALUE_BYTES} bytes")
+
+
+def validate_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+    for tag in tags:
+        if not _TAG.fullmatch(tag):
+            raise InvalidInput(
+                "a tag is 1-32 characters of letters, digits, '_', '.', ':' and '-'", field="tags"
+            )
+    return tuple(dict.fromkeys(tags))  # de-duplicated, order kept
+
+
+def validate_custom_type(secret_type: str) -> str:
+    if not _TYPE.fullmatch(secret_type):
+        raise InvalidInput("a type is lower-case letters, digits and '_', starting with a letter", field="type")
+    if secret_type in PROVIDER_TYPES:
+        raise InvalidInput(f"'{secret_type}' is set by the provider endpoints, not on custom secrets", field="type")
+    return secret_type
+
+
+def validate_description(description: str) -> str:
+    if len(description.encode()) > MAX_DESCRIPTION_BYTES or any(ord(c) < 32 for c in description):
+        raise InvalidInput(
+            f"a description is at most {MAX_DESCRIPTION_BYTES} bytes of printable text", field="description"
+        )
+    return description
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMetadata:
+    """The `custom_metadata` Vault keeps on every secret (spec: "Secret Metadata Tracking")."""
+
+    created_by: str
+    created_at: datetime
+    secret_type: str
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    last_validated: datetime | None = None
+
+    def to_vault(self) -> dict[str, str]:
+        # Vault metadata values are strings: lists are JSON arrays, times ISO 8601, absent is omitted.
+        encoded = {
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "secret_type": self.secret_type,
+            "tags": json.dumps(list(self.tags), separators=(",", ":")),
+        }
+        if self.description is not None:
+            encoded["description"] = self.description
+        if self.last_validated is not None:
+            encoded["last_validated"] = self.last_validated.isoformat()
+        return encoded
+
+    @classmethod
+    def from_vault(cls, raw: Mapping[str, str], *, fallback: "SecretMetadata") -> "SecretMetadata":
+        """Decode tolerantly: metadata written by hand or by older versions may lack fields."""
+        try:
+            tags = tuple(str(t) for t in json.loads(raw["tags"])) if raw.get("tags") else fallback.tags
+        except (ValueError, TypeError):
+            tags = tuple(t for t in raw.get("tags", "").split(",") if t)
+        return cls(
+            created_by=raw.get("created_by") or fallback.created_by,
+            created_at=_parse_time(raw.get("created_at")) or fallback.created_at,
+            secret_type=raw.get("secret_type") or fallback.secret_type,
+            tags=tags,
+            description=raw.get("description", fallback.description),
+            last_validated=_parse_time(raw.get("last_validated")) or fallback.last_validated,
+        )
+
+
+def _parse_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    version: int
+    created_at: datetime
+    deleted_at: datetime | None = None
+    destroyed: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return self.deleted_at is None and not self.destroyed
+
+
+@dataclass(frozen=True, slots=True)
+class VaultEntry:
+    """One version of one secret as Vault holds it."""
+
+    data: Mapping[str, SecretValue]
+    version: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VaultMetadata:
+    current_version: int
+    oldest_version: int
+    created_at: datetime
+    updated_at: datetime
+    versions: tuple[VersionInfo, ...]
+    custom: Mapping[str, str] = field(default_factory=dict)
+
+    def version(self, number: int) -> VersionInfo | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+    @property
+    def current(self) -> VersionInfo | None:
+        return self.version(self.current_version)
+
+    @property
+    def is_live(self) -> bool:
+        """True when the newest version can be read (it was neither deleted nor destroyed)."""
+        current = self.current
+        return current is not None and current.readable
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    """A row of the metadata index: what listing and filtering read, so they never walk Vault."""
+
+    user_id: str
+    key: str
+    secret_type: str
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    current_version: int
+    description: str | None = None
+    deleted: bool = False
+    last_accessed_at: datetime | None = None

@@ -1,0 +1,169 @@
+"""`mirage-secrets`: serve, run the embedded dev stack, bootstrap Vault, mint dev tokens, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from domain.errors import DomainError
+from entrypoints.settings import SettingsError, load_database_settings, load_settings, load_vault_settings
+
+DEFAULT_DATA_DIR = ".data"
+DEV_DATABASE_FILE = "mirage.sqlite3"
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("MIRAGE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    # A factory string, so that every worker process builds its own clients and pools.
+    uvicorn.run(
+        "entrypoints.asgi:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(os.environ)
+    if args.migrate:
+        _upgrade_database(settings.database.url)
+    _serve(settings.server.host, settings.server.port, args.workers)
+    return 0
+
+
+def _upgrade_database(url: str) -> None:
+    from adapters.db.migrate import upgrade
+
+    upgrade(url)
+
+
+def _bootstrap_vault() -> str:
+    from adapters.vault.bootstrap import ensure_kv_mount
+    from adapters.vault.client import build_client
+
+    vault = load_vault_settings(os.environ)
+    client = build_client(
+        addr=vault.addr,
+        token=vault.token,
+        role_id=vault.role_id,
+        secret_id=vault.secret_id,
+        namespace=vault.namespace,
+        verify=not vault.skip_verify,
+    )
+    action = ensure_kv_mount(client, vault.mount)
+    return f"KV v2 mount '{vault.mount}/' {action}: max_versions=10, cas_required=true"
+
+
+def cmd_vault_bootstrap(args: argparse.Namespace) -> int:
+    print(_bootstrap_vault())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    _upgrade_database(load_database_settings(os.environ).url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_dev_token(args: argparse.Namespace) -> int:
+    from adapters.identity.dev_keys import issue_token
+
+    key_file = Path(args.key_file) if args.key_file else _data_dir() / "auth" / "dev-signing-key.pem"
+    if not key_file.is_file():
+        raise SettingsError(f"no dev signing key at {key_file}: start the dev server once with 'make run'")
+    print(issue_token(key_file, args.user, admin=args.admin, ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Everything on embedded defaults: local OpenBao, SQLite, in-process cache. Development only."""
+    from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
+    from adapters.vault.embedded import EmbeddedOpenBao
+
+    data_dir = _data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    bao = EmbeddedOpenBao(data_dir, port=int(os.environ.get("MIRAGE_DEV_VAULT_PORT", "8200")))
+    info = bao.start()
+    try:
+        _, public_key = ensure_dev_keypair(data_dir / "auth")
+        os.environ.update(
+            {
+                "VAULT_ADDR": info.addr,
+                "VAULT_TOKEN": info.root_token,
+                "AUTH_PUBLIC_KEY_FILE": str(public_key),
+                "AUTH_ISSUER": DEV_ISSUER,
+                "AUTH_AUDIENCE": DEV_AUDIENCE,
+            }
+        )
+        os.environ.pop("VAULT_ROLE_ID", None)
+        os.environ.pop("AUTH_JWKS_URL", None)
+        os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / DEV_DATABASE_FILE}")
+        settings = load_settings(os.environ, dev_mode=True)
+        print(_bootstrap_vault())
+        _upgrade_database(settings.database.url)
+        base = f"http://{settings.server.host}:{settings.server.port}"
+        print(
+            f"\nMirage Secrets (development mode) on {base}\n"
+            f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
+            f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
+            f"  try it:       curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/secrets\n"
+            f"  API schema:   {base}/schema\n",
+            flush=True,
+        )
+        _serve(settings.server.host, settings.server.port, workers=1)
+    finally:
+        bao.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mirage-secrets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (settings from the environment)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    serve.add_argument("--migrate", action="store_true", help="upgrade the database schema first")
+    serve.set_defaults(handler=cmd_serve)
+
+    dev = commands.add_parser("dev", help="serve on embedded defaults (local OpenBao, SQLite); development only")
+    dev.set_defaults(handler=cmd_dev)
+
+    vault = commands.add_parser("vault", help="Vault administration")
+    vault_commands = vault.add_subparsers(dest="vault_command", required=True)
+    bootstrap = vault_commands.add_parser("bootstrap", help="mount KV v2 with max_versions=10, cas_required=true")
+    bootstrap.set_defaults(handler=cmd_vault_bootstrap)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+
+    token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
+    token.add_argument("user")
+    token.add_argument("--admin", action="store_true")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    token.add_argument("--key-file", help="private key (default: <data dir>/auth/dev-signing-key.pem)")
+    token.set_defaults(handler=cmd_dev_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SettingsError as exc:
+        print(f"mirage-secrets: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (DomainError, RuntimeError) as exc:  # Vault down, embedded server failed to start, ...
+        print(f"mirage-secrets: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Liveness and Vault health."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.datastructures import State
+
+from domain.values import Principal
+from entrypoints.http import schemas
+from entrypoints.http.responses import PROBLEM_RESPONSES
+
+
+@get("/healthz", summary="Liveness: the process serves requests", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+class SecretsHealthController(Controller):
+    path = "/api/v1/secrets/health"
+    tags = ["health"]
+    responses = PROBLEM_RESPONSES
+
+    @get("/", summary="Vault connectivity and seal state")
+    async def vault_health(self, state: State, principal: Principal) -> schemas.VaultHealthRead:
+        health = await state.container.vault.health()
+        return schemas.VaultHealthRead(
+            vault_reachable=health.reachable,
+            sealed=health.sealed,
+            initialized=health.initialized,
+            version=health.version,
+        )

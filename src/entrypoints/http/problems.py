@@ -1,0 +1,99 @@
+"""One table from errors to RFC 9457 problem details; nothing else decides an error's status."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain import errors
+from entrypoints.http.schemas import ProblemDetail
+
+log = logging.getLogger("mirage.http")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TYPE_BASE = "https://mirage.dev/problems/"
+
+# Most specific first: the first matching class decides.
+ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
+    (errors.ReservedKey, 422, "reserved-key"),
+    (errors.InvalidInput, 422, "invalid-input"),
+    (errors.ValueTooLarge, 413, "value-too-large"),
+    (errors.NotAuthenticated, 401, "not-authenticated"),
+    (errors.Forbidden, 403, "forbidden"),
+    (errors.VaultRefused, 403, "vault-refused"),
+    (errors.SecretNotFound, 404, "secret-not-found"),
+    (errors.VersionNotFound, 404, "version-not-found"),
+    (errors.VersionGone, 410, "version-deleted"),
+    (errors.VersionConflict, 409, "version-conflict"),
+    (errors.VaultUnavailable, 503, "vault-unavailable"),
+    (errors.StorageUnavailable, 503, "storage-unavailable"),
+]
+
+
+def _problem(request: Request, status: int, slug: str, title: str, detail: str, **extra) -> Response:
+    body = ProblemDetail(
+        type=_TYPE_BASE + slug, title=title, status=status, detail=detail, instance=request.url.path, **extra
+    )
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="mirage-secrets"'
+    return Response(
+        content=msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
+    for error_type, status, slug in ERROR_STATUS:
+        if isinstance(exc, error_type):
+            break
+    else:
+        status, slug = 500, "internal-error"
+    extra: dict = {}
+    if isinstance(exc, errors.InvalidInput) and exc.field:
+        extra["field"] = exc.field
+    if isinstance(exc, errors.VersionConflict) and exc.current_version is not None:
+        extra["current_version"] = exc.current_version
+    response = _problem(request, status, slug, exc.title, str(exc), **extra)
+    retry_after = getattr(exc, "retry_after", None)
+    if status == 503 and retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    if status >= 500:
+        log.warning("request failed: %s %s -> %s (%s)", request.method, request.url.path, status, type(exc).__name__)
+    return response
+
+
+def validation_error_handler(request: Request, exc: ValidationException) -> Response:
+    # msgspec's messages name the field and the expected type, never the submitted value.
+    details = [
+        {"message": str(item.get("message", "")), "key": str(item.get("key", ""))}
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    detail = "; ".join(f"{d['key']}: {d['message']}" if d["key"] else d["message"] for d in details)
+    return _problem(request, 400, "bad-request", "Bad request", detail or "the request is malformed", errors=details or None)
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    title = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}.get(status, "Request failed")
+    return _problem(request, status, f"http-{status}", title, exc.detail or title)
+
+
+def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    # No traceback in the response. The log gets the frames but not the message: vendor messages
+    # can quote request parameters, and those may hold secret material.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method, request.url.path, frames)
+    return _problem(request, 500, "internal-error", "Internal error", "the service failed unexpectedly; it has been logged")
+
+
+EXCEPTION_HANDLERS = {
+    errors.DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,123 @@
+"""Request and response shapes of the secrets API (msgspec Structs; shapes from the spec)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+Version = Annotated[int, Meta(ge=1, description="a version number, starting at 1")]
+
+
+class ProblemDetail(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None
+    current_version: int | None = None
+
+
+class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    value: str
+    tags: list[str] | None = None
+    type: str | None = None
+    description: str | None = None
+    cas: Annotated[int, Meta(ge=0)] | None = None
+
+
+class SecretStored(msgspec.Struct):
+    success: bool
+    key: str
+    version: int
+
+
+class SecretSummary(msgspec.Struct):
+    key: str
+    type: str
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    description: str | None = None
+    last_accessed_at: datetime | None = None
+
+
+class SecretList(msgspec.Struct):
+    secrets: list[SecretSummary]
+
+
+class SecretMetadataRead(msgspec.Struct):
+    type: str
+    tags: list[str]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    current_version: int
+    description: str | None = None
+    last_validated: datetime | None = None
+
+
+class SecretRead(msgspec.Struct):
+    key: str
+    value: str
+    version: int
+    created_at: datetime
+    metadata: SecretMetadataRead
+
+
+class SecretVersionRead(msgspec.Struct):
+    key: str
+    value: str
+    version: int
+    created_at: datetime
+
+
+class SecretDeleted(msgspec.Struct):
+    success: bool
+    versions_archived: int
+
+
+class VersionSummary(msgspec.Struct):
+    version: int
+    created_at: datetime
+    current: bool
+    deleted: bool
+    destroyed: bool
+    deleted_at: datetime | None = None
+
+
+class VersionList(msgspec.Struct):
+    key: str
+    current_version: int
+    versions: list[VersionSummary]
+
+
+class RollbackCreate(msgspec.Struct, forbid_unknown_fields=True):
+    to_version: Version
+
+
+class RollbackDone(msgspec.Struct):
+    success: bool
+    new_version: int
+    restored_from: int
+
+
+class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    tags: list[str] | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
+
+
+class VaultHealthRead(msgspec.Struct):
+    vault_reachable: bool
+    sealed: bool
+    initialized: bool
+    version: str | None

@@ -1,0 +1,159 @@
+"""`/api/v1/secrets`: generic secrets, their versions and metadata. Thin: parse, call, convert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+
+from domain.errors import InvalidInput
+from domain.secrets import SecretMetadata
+from domain.values import Principal, SecretValue
+from entrypoints.http import schemas
+from entrypoints.http.responses import PROBLEM_RESPONSES
+from services.secret_service import UNSET as SERVICE_UNSET
+from services.secret_service import SecretService
+
+Key = Annotated[str, Parameter(description="the secret's key", max_length=256)]
+
+
+class SecretsController(Controller):
+    path = "/api/v1/secrets"
+    tags = ["secrets"]
+    responses = PROBLEM_RESPONSES
+
+    @post("/", status_code=201, summary="Store a secret (a new version when the key exists)")
+    async def store(
+        self, data: schemas.SecretCreate, principal: Principal, secret_service: SecretService
+    ) -> schemas.SecretStored:
+        stored = await secret_service.store(
+            principal,
+            key=data.key,
+            value=SecretValue(data.value),
+            tags=data.tags,
+            secret_type=data.type,
+            description=data.description,
+            cas=data.cas,
+        )
+        return schemas.SecretStored(success=True, key=stored.key, version=stored.version)
+
+    @get("/", summary="List the caller's secrets (metadata only, never values)")
+    async def list_secrets(
+        self,
+        principal: Principal,
+        secret_service: SecretService,
+        secret_type: Annotated[str | None, Parameter(query="type", description="exact type")] = None,
+        tag: Annotated[list[str] | None, Parameter(description="repeatable; all must match")] = None,
+        q: Annotated[str | None, Parameter(description="substring of the key", max_length=128)] = None,
+    ) -> schemas.SecretList:
+        records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
+        return schemas.SecretList(
+            secrets=[
+                schemas.SecretSummary(
+                    key=r.key,
+                    type=r.secret_type,
+                    tags=list(r.tags),
+                    created_at=r.created_at,
+                    updated_at=r.updated_at,
+                    version=r.current_version,
+                    description=r.description,
+                    last_accessed_at=r.last_accessed_at,
+                )
+                for r in records
+            ]
+        )
+
+    @get("/{key:str}", summary="Read a secret's current value and metadata")
+    async def read(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.SecretRead:
+        view = await secret_service.get(principal, key)
+        return schemas.SecretRead(
+            key=view.key,
+            value=view.value.reveal(),
+            version=view.version,
+            created_at=view.created_at,
+            metadata=_metadata_read(view.metadata, current_version=view.current_version, updated_at=view.updated_at),
+        )
+
+    @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept")
+    async def remove(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.SecretDeleted:
+        kept = await secret_service.delete(principal, key)
+        return schemas.SecretDeleted(success=True, versions_archived=kept)
+
+    @get("/{key:str}/versions", summary="A secret's version history, newest first")
+    async def versions(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.VersionList:
+        history = await secret_service.versions(principal, key)
+        return schemas.VersionList(
+            key=history.key,
+            current_version=history.current_version,
+            versions=[
+                schemas.VersionSummary(
+                    version=v.version,
+                    created_at=v.created_at,
+                    current=v.version == history.current_version,
+                    deleted=v.deleted_at is not None,
+                    destroyed=v.destroyed,
+                    deleted_at=v.deleted_at,
+                )
+                for v in history.versions
+            ],
+        )
+
+    @get("/{key:str}/versions/{version:int}", summary="Read one version's value")
+    async def read_version(
+        self, key: Key, version: int, principal: Principal, secret_service: SecretService
+    ) -> schemas.SecretVersionRead:
+        if version < 1:
+            raise InvalidInput("versions start at 1", field="version")
+        view = await secret_service.get_version(principal, key, version)
+        return schemas.SecretVersionRead(
+            key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
+        )
+
+    @post("/{key:str}/rollback", status_code=201, summary="Write a new version holding an old version's value")
+    async def rollback(
+        self, key: Key, data: schemas.RollbackCreate, principal: Principal, secret_service: SecretService
+    ) -> schemas.RollbackDone:
+        done = await secret_service.rollback(principal, key, to_version=data.to_version)
+        return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
+
+    @get("/{key:str}/metadata", summary="A secret's metadata (tags, type, description, timestamps)")
+    async def read_metadata(
+        self, key: Key, principal: Principal, secret_service: SecretService
+    ) -> schemas.SecretMetadataRead:
+        metadata, vault_metadata = await secret_service.get_metadata(principal, key)
+        return _metadata_read(
+            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+        )
+
+    @patch("/{key:str}/metadata", summary="Change tags, type or description without a new value version")
+    async def update_metadata(
+        self, key: Key, data: schemas.SecretMetadataUpdate, principal: Principal, secret_service: SecretService
+    ) -> schemas.SecretMetadataRead:
+        await secret_service.update_metadata(
+            principal,
+            key,
+            tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
+            secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
+            description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
+        )
+        metadata, vault_metadata = await secret_service.get_metadata(principal, key)
+        return _metadata_read(
+            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+        )
+
+
+def _metadata_read(
+    metadata: SecretMetadata, *, current_version: int, updated_at: datetime
+) -> schemas.SecretMetadataRead:
+    return schemas.SecretMetadataRead(
+        type=metadata.secret_type,
+        tags=list(metadata.tags),
+        created_by=metadata.created_by,
+        created_at=metadata.created_at,
+        updated_at=updated_at,
+        current_version=current_version,
+        description=metadata.description,
+        last_validated=metadata.last_validated,
+    )

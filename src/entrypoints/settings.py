@@ -1,0 +1,154 @@
+"""Typed settings, read from the environment once by the entrypoint and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_MOUNT = "mirage"
+
+
+class SettingsError(ValueError):
+    """A missing or contradictory setting; its message is the one line the operator sees."""
+
+
+class VaultSettings(msgspec.Struct, frozen=True):
+    addr: str
+    token: str | None = None
+    role_id: str | None = None
+    secret_id: str | None = None
+    namespace: str | None = None
+    skip_verify: bool = False
+    mount: str = DEFAULT_MOUNT
+    timeout_seconds: float = 5.0
+
+    def __repr__(self) -> str:  # the token and secret id must never reach a log line
+        return f"VaultSettings(addr={self.addr!r}, mount={self.mount!r}, approle={self.role_id is not None})"
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True):
+    url: str
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    url: str | None = None
+
+
+class AuthSettings(msgspec.Struct, frozen=True):
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    public_key_file: str | None = None
+    roles_claim: str = "roles"
+
+
+class ServerSettings(msgspec.Struct, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class Settings(msgspec.Struct, frozen=True):
+    vault: VaultSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    server: ServerSettings
+    dev_mode: bool = False
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = (env.get(name) or "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    return value or None
+
+
+def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
+    token, role_id = _optional(env, "VAULT_TOKEN"), _optional(env, "VAULT_ROLE_ID")
+    secret_id = _optional(env, "VAULT_SECRET_ID")
+    if token and role_id:
+        raise SettingsError("set either VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID, not both")
+    if not token and not role_id:
+        raise SettingsError("VAULT_TOKEN or VAULT_ROLE_ID (with VAULT_SECRET_ID) is required")
+    if role_id and not secret_id:
+        raise SettingsError("VAULT_ROLE_ID needs VAULT_SECRET_ID")
+    addr = _required(env, "VAULT_ADDR")
+    if not addr.startswith(("http://", "https://")):
+        raise SettingsError(f"VAULT_ADDR must be an http(s) URL, not {addr!r}")
+    mount = (_optional(env, "VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
+    if not mount or "/" in mount:
+        raise SettingsError(f"VAULT_MOUNT must be a single path segment, not {mount!r}")
+    return VaultSettings(
+        addr=addr,
+        token=token,
+        role_id=role_id,
+        secret_id=secret_id,
+        namespace=_optional(env, "VAULT_NAMESPACE"),
+        skip_verify=_flag(env, "VAULT_SKIP_VERIFY"),
+        mount=mount,
+    )
+
+
+def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
+    url = _required(env, "DATABASE_URL")
+    if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        raise SettingsError("DATABASE_URL must be a postgresql+asyncpg:// or sqlite+aiosqlite:// URL")
+    return DatabaseSettings(url=url)
+
+
+def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
+    jwks_url, key_file = _optional(env, "AUTH_JWKS_URL"), _optional(env, "AUTH_PUBLIC_KEY_FILE")
+    if jwks_url and key_file:
+        raise SettingsError("set either AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE, not both")
+    if not jwks_url and not key_file:
+        raise SettingsError("AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE is required to verify bearer tokens")
+    if key_file and not Path(key_file).is_file():
+        raise SettingsError(f"AUTH_PUBLIC_KEY_FILE {key_file!r} does not exist")
+    return AuthSettings(
+        issuer=_required(env, "AUTH_ISSUER"),
+        audience=_required(env, "AUTH_AUDIENCE"),
+        jwks_url=jwks_url,
+        public_key_file=key_file,
+        roles_claim=_optional(env, "AUTH_ROLES_CLAIM") or "roles",
+    )
+
+
+def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
+    port_raw = _optional(env, "PORT") or "8000"
+    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
+    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
+
+
+def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
+    """Build settings from environment variables; raises `SettingsError` with one clear line."""
+    return Settings(
+        vault=load_vault_settings(env),
+        database=load_database_settings(env),
+        redis=RedisSettings(url=_optional(env, "REDIS_URL")),
+        auth=load_auth_settings(env),
+        server=load_server_settings(env),
+        dev_mode=dev_mode,
+    )

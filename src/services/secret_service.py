@@ -1,0 +1,267 @@
+"""Generic secrets: store, read, list, version, roll back, delete, and their metadata."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from domain.errors import InvalidInput, SecretNotFound, VersionConflict, VersionGone
+from domain.ports import SecretIndex, SecretVault, UserDirectory
+from domain.secrets import (
+    SecretLocator,
+    SecretMetadata,
+    SecretRecord,
+    VaultMetadata,
+    VersionInfo,
+    locate,
+    validate_custom_key,
+    validate_custom_type,
+    validate_description,
+    validate_tags,
+    validate_value,
+)
+from domain.values import Principal, SecretValue
+
+# When the caller did not ask for check-and-set, a lost race is retried: Vault still refuses a
+# blind overwrite, we just read the new current version and write on top of it.
+_UNCONDITIONAL_WRITE_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    key: str
+    version: int
+    previous_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecretView:
+    key: str
+    value: SecretValue
+    version: int
+    created_at: datetime
+    metadata: SecretMetadata
+    current_version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VersionHistory:
+    key: str
+    current_version: int
+    versions: tuple[VersionInfo, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    key: str
+    new_version: int
+    restored_from: int
+
+
+class _Unset:
+    pass
+
+
+UNSET = _Unset()
+
+
+class SecretService:
+    """Every operation acts on the caller's own secrets: the path comes from the verified principal."""
+
+    def __init__(
+        self,
+        *,
+        vault: SecretVault,
+        index: SecretIndex,
+        users: UserDirectory,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._vault = vault
+        self._index = index
+        self._users = users
+        self._clock = clock
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def store(
+        self,
+        principal: Principal,
+        *,
+        key: str,
+        value: SecretValue,
+        tags: Sequence[str] | None = None,
+        secret_type: str | None = None,
+        description: str | None = None,
+        cas: int | None = None,
+    ) -> StoredVersion:
+        validate_custom_key(key)
+        validate_value(value)
+        tags = validate_tags(tags) if tags is not None else None
+        secret_type = validate_custom_type(secret_type) if secret_type is not None else None
+        description = validate_description(description) if description is not None else None
+        locator = locate(principal.user_id, key)
+
+        await self._users.ensure(principal.user_id)
+        metadata, written, previous = await self._write_value(locator, value, cas=cas)
+        metadata = replace(
+            metadata,
+            secret_type=secret_type or metadata.secret_type,
+            tags=tags if tags is not None else metadata.tags,
+            description=description if description is not None else metadata.description,
+        )
+        await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+        await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        return StoredVersion(key=key, version=written, previous_version=previous)
+
+    async def _write_value(
+        self, locator: SecretLocator, value: SecretValue, *, cas: int | None
+    ) -> tuple[SecretMetadata, int, int]:
+        """Write a new version with check-and-set. Returns (metadata to keep, new, previous version)."""
+        attempts = 1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS
+        for attempt in range(attempts):
+            current = await self._vault.read_metadata(locator.path)
+            current_version = current.current_version if current else 0
+            expected = cas if cas is not None else current_version
+            if cas is not None and cas != current_version:
+                raise VersionConflict(
+                    f"the secret is at version {current_version}, not {cas}", current_version=current_version
+                )
+            try:
+                entry = await self._vault.write(locator.path, {locator.value_field: value}, cas=expected)
+            except VersionConflict as conflict:
+                if attempt + 1 >= attempts:
+                    raise VersionConflict(str(conflict), current_version=None) from None
+                continue
+            return self._metadata_or_new(locator, current), entry.version, current_version
+        raise AssertionError("unreachable")
+
+    def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
+        fresh = SecretMetadata(
+            created_by=locator.user_id, created_at=self._clock(), secret_type=locator.default_type.value
+        )
+        if current is None or not current.custom:
+            return fresh
+        return SecretMetadata.from_vault(current.custom, fallback=fresh)
+
+    async def _index_upsert(
+        self, locator: SecretLocator, metadata: SecretMetadata, *, version: int, updated_at: datetime
+    ) -> None:
+        await self._index.upsert(
+            SecretRecord(
+                user_id=locator.user_id,
+                key=locator.key,
+                secret_type=metadata.secret_type,
+                tags=metadata.tags,
+                description=metadata.description,
+                created_at=metadata.created_at,
+                updated_at=updated_at,
+                current_version=version,
+            )
+        )
+
+    async def delete(self, principal: Principal, key: str) -> int:
+        """Soft delete: the newest version's data goes; history stays. Returns versions kept."""
+        locator = locate(principal.user_id, key)
+        metadata = await self._vault.read_metadata(locator.path)
+        if metadata is None or not metadata.is_live:
+            raise SecretNotFound("no secret is stored under this key")
+        await self._vault.soft_delete(locator.path)
+        await self._index.mark_deleted(principal.user_id, key, self._clock())
+        return sum(1 for v in metadata.versions if not v.destroyed)
+
+    async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
+        locator = locate(principal.user_id, key)
+        old = await self._vault.read(locator.path, version=to_version)
+        if locator.value_field not in old.data:
+            raise VersionGone(f"version {to_version} holds no value")
+        metadata, written, _ = await self._write_value(locator, old.data[locator.value_field], cas=None)
+        await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        return Rollback(key=key, new_version=written, restored_from=to_version)
+
+    async def update_metadata(
+        self,
+        principal: Principal,
+        key: str,
+        *,
+        tags: Sequence[str] | _Unset = UNSET,
+        secret_type: str | _Unset = UNSET,
+        description: str | None | _Unset = UNSET,
+    ) -> SecretMetadata:
+        locator = locate(principal.user_id, key)
+        current = await self._live_metadata(locator)
+        metadata = self._metadata_or_new(locator, current)
+        if not isinstance(tags, _Unset):
+            metadata = replace(metadata, tags=validate_tags(tags))
+        if not isinstance(secret_type, _Unset):
+            if not locator.is_custom:
+                raise InvalidInput("a provider secret keeps the type its endpoint set", field="type")
+            metadata = replace(metadata, secret_type=validate_custom_type(secret_type))
+        if not isinstance(description, _Unset):
+            metadata = replace(
+                metadata, description=validate_description(description) if description is not None else None
+            )
+        await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+        await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
+        return metadata
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, key: str) -> SecretView:
+        return await self._read(principal, key, version=None)
+
+    async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
+        return await self._read(principal, key, version=version)
+
+    async def _read(self, principal: Principal, key: str, *, version: int | None) -> SecretView:
+        locator = locate(principal.user_id, key)
+        entry, current = await asyncio.gather(
+            self._vault.read(locator.path, version=version), self._vault.read_metadata(locator.path)
+        )
+        if locator.value_field not in entry.data:
+            raise SecretNotFound("no value is stored under this key")
+        await self._index.record_access(principal.user_id, key, self._clock())
+        return SecretView(
+            key=key,
+            value=entry.data[locator.value_field],
+            version=entry.version,
+            created_at=entry.created_at,
+            metadata=self._metadata_or_new(locator, current),
+            current_version=current.current_version if current else entry.version,
+            updated_at=current.updated_at if current else entry.created_at,
+        )
+
+    async def get_metadata(self, principal: Principal, key: str) -> tuple[SecretMetadata, VaultMetadata]:
+        locator = locate(principal.user_id, key)
+        current = await self._live_metadata(locator)
+        return self._metadata_or_new(locator, current), current
+
+    async def versions(self, principal: Principal, key: str) -> VersionHistory:
+        locator = locate(principal.user_id, key)
+        metadata = await self._vault.read_metadata(locator.path)
+        if metadata is None:
+            raise SecretNotFound("no secret is stored under this key")
+        newest_first = tuple(sorted(metadata.versions, key=lambda v: v.version, reverse=True))
+        return VersionHistory(key=key, current_version=metadata.current_version, versions=newest_first)
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> list[SecretRecord]:
+        return await self._index.list(principal.user_id, secret_type=secret_type, tags=tags, query=query)
+
+    async def _live_metadata(self, locator: SecretLocator) -> VaultMetadata:
+        metadata = await self._vault.read_metadata(locator.path)
+        if metadata is None or not metadata.is_live:
+            raise SecretNotFound("no secret is stored under this key")
+        return metadata
