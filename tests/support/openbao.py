@@ -1,0 +1,108 @@
+"""Throwaway in-memory OpenBao dev servers for tests.
+
+``bao server -dev`` starts unsealed with a KV v2 engine at ``secret/`` and
+keeps everything in memory, so each server is a clean slate and vanishes on
+stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from adapters.vault.embedded import find_bao_binary
+
+START_TIMEOUT_S = 20.0
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A port p such that p .. p+consecutive-1 are all free on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port + consecutive > 65536:
+            continue
+        sockets = []
+        try:
+            for offset in range(consecutive):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {consecutive} consecutive free ports found")
+
+
+@dataclass
+class DevOpenBao:
+    addr: str
+    root_token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path = field(repr=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log_path.unlink(missing_ok=True)
+
+
+def start_dev_openbao(port: int | None = None) -> DevOpenBao:
+    """Start an in-memory dev server on 127.0.0.1 and wait until it is active."""
+    # The dev server also opens a cluster listener on port + 1.
+    port = port or free_port(consecutive=2)
+    addr = f"http://127.0.0.1:{port}"
+    token = f"test-{secrets.token_hex(12)}"
+    fd, log_name = tempfile.mkstemp(prefix="openbao-dev-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "wb") as log:
+        process = subprocess.Popen(
+            [
+                find_bao_binary(),
+                "server",
+                "-dev",
+                f"-dev-root-token-id={token}",
+                f"-dev-listen-address=127.0.0.1:{port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so stop() can signal the whole group
+        )
+    server = DevOpenBao(addr=addr, root_token=token, process=process, log_path=log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(base_url=addr, timeout=2.0, trust_env=False) as client:
+        while True:
+            if process.poll() is not None:
+                output = log_path.read_text(errors="replace")[-2000:]
+                server.stop()
+                raise RuntimeError(f"bao dev server exited with code {process.returncode}:\n{output}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get("/v1/sys/health").status_code == 200:
+                    return server
+            if time.monotonic() > deadline:
+                output = log_path.read_text(errors="replace")[-2000:]
+                server.stop()
+                raise RuntimeError(f"bao dev server at {addr} not healthy after {START_TIMEOUT_S:.0f}s:\n{output}")
+            time.sleep(0.1)
