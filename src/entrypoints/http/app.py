@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
@@ -34,7 +35,7 @@ def create_app(container: Container, *, close_container: bool = True) -> Litesta
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        state={"container": container},  # type: ignore[arg-type]
+        state=State({"container": container}),
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

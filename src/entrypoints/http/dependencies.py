@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Request
-from litestar.datastructures import State
 
 from domain.errors import NotAuthenticated
 from domain.values import Principal
@@ -18,5 +17,5 @@ def provide_principal(request: Request) -> Principal:
     return request.app.state.container.identity.verify(token.strip())
 
 
-def provide_secret_service(state: State) -> SecretService:
-    return state.container.secrets
+def provide_secret_service(request: Request) -> SecretService:
+    return request.app.state.container.secrets

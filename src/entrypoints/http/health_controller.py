@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.datastructures import State
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 
 from domain.values import Principal
 from entrypoints.http import schemas
@@ -21,8 +21,8 @@ class SecretsHealthController(Controller):
     responses = PROBLEM_RESPONSES
 
     @get("/", summary="Vault connectivity and seal state")
-    async def vault_health(self, state: State, principal: Principal) -> schemas.VaultHealthRead:
-        health = await state.container.vault.health()
+    async def vault_health(self, request: Request, principal: NamedDependency[Principal]) -> schemas.VaultHealthRead:
+        health = await request.app.state.container.vault.health()
         return schemas.VaultHealthRead(
             vault_reachable=health.reachable,
             sealed=health.sealed,

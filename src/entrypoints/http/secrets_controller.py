@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
 from domain.secrets import SecretMetadata
@@ -16,7 +17,10 @@ from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.secret_service import UNSET as SERVICE_UNSET
 from services.secret_service import SecretService
 
-Key = Annotated[str, Parameter(description="the secret's key", max_length=256)]
+Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
+Version = Annotated[int, PathParameter(description="a version number")]
+Caller = NamedDependency[Principal]
+Secrets = NamedDependency[SecretService]
 
 
 class SecretsController(Controller):
@@ -26,7 +30,7 @@ class SecretsController(Controller):
 
     @post("/", status_code=201, summary="Store a secret (a new version when the key exists)")
     async def store(
-        self, data: schemas.SecretCreate, principal: Principal, secret_service: SecretService
+        self, data: JSONBody[schemas.SecretCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretStored:
         stored = await secret_service.store(
             principal,
@@ -42,11 +46,11 @@ class SecretsController(Controller):
     @get("/", summary="List the caller's secrets (metadata only, never values)")
     async def list_secrets(
         self,
-        principal: Principal,
-        secret_service: SecretService,
-        secret_type: Annotated[str | None, Parameter(query="type", description="exact type")] = None,
-        tag: Annotated[list[str] | None, Parameter(description="repeatable; all must match")] = None,
-        q: Annotated[str | None, Parameter(description="substring of the key", max_length=128)] = None,
+        principal: Caller,
+        secret_service: Secrets,
+        secret_type: Annotated[str | None, QueryParameter(name="type", description="exact type")] = None,
+        tag: Annotated[list[str] | None, QueryParameter(description="repeatable; all must match")] = None,
+        q: Annotated[str | None, QueryParameter(description="substring of the key", max_length=128)] = None,
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
         return schemas.SecretList(
@@ -66,7 +70,7 @@ class SecretsController(Controller):
         )
 
     @get("/{key:str}", summary="Read a secret's current value and metadata")
-    async def read(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.SecretRead:
+    async def read(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretRead:
         view = await secret_service.get(principal, key)
         return schemas.SecretRead(
             key=view.key,
@@ -77,12 +81,12 @@ class SecretsController(Controller):
         )
 
     @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept")
-    async def remove(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.SecretDeleted:
+    async def remove(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretDeleted:
         kept = await secret_service.delete(principal, key)
         return schemas.SecretDeleted(success=True, versions_archived=kept)
 
     @get("/{key:str}/versions", summary="A secret's version history, newest first")
-    async def versions(self, key: Key, principal: Principal, secret_service: SecretService) -> schemas.VersionList:
+    async def versions(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.VersionList:
         history = await secret_service.versions(principal, key)
         return schemas.VersionList(
             key=history.key,
@@ -102,7 +106,7 @@ class SecretsController(Controller):
 
     @get("/{key:str}/versions/{version:int}", summary="Read one version's value")
     async def read_version(
-        self, key: Key, version: int, principal: Principal, secret_service: SecretService
+        self, key: Key, version: Version, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretVersionRead:
         if version < 1:
             raise InvalidInput("versions start at 1", field="version")
@@ -113,14 +117,14 @@ class SecretsController(Controller):
 
     @post("/{key:str}/rollback", status_code=201, summary="Write a new version holding an old version's value")
     async def rollback(
-        self, key: Key, data: schemas.RollbackCreate, principal: Principal, secret_service: SecretService
+        self, key: Key, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.RollbackDone:
         done = await secret_service.rollback(principal, key, to_version=data.to_version)
         return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
 
     @get("/{key:str}/metadata", summary="A secret's metadata (tags, type, description, timestamps)")
     async def read_metadata(
-        self, key: Key, principal: Principal, secret_service: SecretService
+        self, key: Key, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
         metadata, vault_metadata = await secret_service.get_metadata(principal, key)
         return _metadata_read(
@@ -129,7 +133,7 @@ class SecretsController(Controller):
 
     @patch("/{key:str}/metadata", summary="Change tags, type or description without a new value version")
     async def update_metadata(
-        self, key: Key, data: schemas.SecretMetadataUpdate, principal: Principal, secret_service: SecretService
+        self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
         await secret_service.update_metadata(
             principal,
