@@ -108,8 +108,8 @@ class SecretService:
         description = validate_description(description) if description is not None else None
         locator = locate(principal.user_id, key)
 
-        await self._users.ensure(principal.user_id)
         metadata, written, previous = await self._write_value(locator, value, cas=cas)
+        await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
         metadata = replace(
             metadata,
             secret_type=secret_type or metadata.secret_type,

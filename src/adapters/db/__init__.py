@@ -1,0 +1,6 @@
+"""SQL adapters: the metadata index and the users table (PostgreSQL in production, SQLite locally)."""
+
+from adapters.db.engine import Database, create_database
+from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
+
+__all__ = ["Database", "SqlSecretIndex", "SqlUserDirectory", "create_database"]

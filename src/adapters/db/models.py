@@ -1,0 +1,78 @@
+"""ORM models of the metadata database. Metadata only: no secret value is ever stored here."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import SADeprecationWarning
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# advanced-alchemy 1.12 (the newest) still wraps its mixins in `declarative_mixin`, which
+# SQLAlchemy 2.1 deprecates as a no-op: harmless, so silenced here, for that message only.
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore", message="The declarative_mixin decorator", category=SADeprecationWarning
+    )
+    from advanced_alchemy.base import CommonTableAttributes, create_registry
+    from advanced_alchemy.mixins import AuditColumns
+    from advanced_alchemy.types import DateTimeUTC
+
+# A registry of our own (with advanced-alchemy's naming convention and type map) rather than the
+# shared `orm_registry`: models defined elsewhere in the process then can't leak into this
+# metadata, which the migrations are compared against.
+_registry = create_registry()
+
+TOKEN_SOURCES = ("vault", "env")
+
+# Not advanced_alchemy.types.JsonB: with SQLAlchemy 2.1 it fails at table creation
+# (it calls the removed `sqlalchemy.util.portable_instancemethod`). Same column types, built here.
+TAGS_TYPE = JSON().with_variant(JSONB(), "postgresql")
+
+# Keys sort by code point everywhere: "C" collation on PostgreSQL (whatever the server locale),
+# SQLite's default BINARY elsewhere, so listings don't reorder between databases.
+KEY_TYPE = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
+class Base(CommonTableAttributes, DeclarativeBase):
+    __abstract__ = True
+    registry = _registry
+    metadata = _registry.metadata
+
+
+class UserModel(AuditColumns, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "railway_token_source IN ('vault', 'env')", name="railway_token_source"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    vault_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    railway_token_source: Mapped[str | None] = mapped_column(String(16))
+    railway_last_validated: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    github_last_validated: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class SecretIndexModel(AuditColumns, Base):
+    __tablename__ = "secret_index"
+    __table_args__ = (
+        # The (user_id, key) primary key is the uniqueness rule and the upsert's conflict target.
+        Index("ix_secret_index_user_deleted_key", "user_id", "deleted", "key"),
+        Index("ix_secret_index_user_type", "user_id", "secret_type"),
+    )
+
+    user_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(KEY_TYPE, primary_key=True)
+    secret_type: Mapped[str] = mapped_column(String(64))
+    # JSON (JSONB on PostgreSQL) list of strings; tag filtering happens in Python, see repositories.
+    tags: Mapped[list[str]] = mapped_column(TAGS_TYPE, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    current_version: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_accessed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
