@@ -145,18 +145,29 @@ class SecretMetadata:
     @classmethod
     def from_vault(cls, raw: Mapping[str, str], *, fallback: "SecretMetadata") -> "SecretMetadata":
         """Decode tolerantly: metadata written by hand or by older versions may lack fields."""
-        try:
-            tags = tuple(str(t) for t in json.loads(raw["tags"])) if raw.get("tags") else fallback.tags
-        except (ValueError, TypeError):
-            tags = tuple(t for t in raw.get("tags", "").split(",") if t)
         return cls(
             created_by=raw.get("created_by") or fallback.created_by,
             created_at=_parse_time(raw.get("created_at")) or fallback.created_at,
             secret_type=raw.get("secret_type") or fallback.secret_type,
-            tags=tags,
+            tags=_decode_tags(raw.get("tags"), fallback=fallback.tags),
             description=raw.get("description", fallback.description),
             last_validated=_parse_time(raw.get("last_validated")) or fallback.last_validated,
         )
+
+
+def _decode_tags(raw: str | None, *, fallback: tuple[str, ...]) -> tuple[str, ...]:
+    """A JSON array as written by `to_vault`; a comma list as a person would type it by hand."""
+    if not raw:
+        return fallback
+    try:
+        decoded = json.loads(raw)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, list):
+        return tuple(str(tag) for tag in decoded)
+    if isinstance(decoded, str):
+        return (decoded,)
+    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
 def _parse_time(raw: str | None) -> datetime | None:

@@ -31,6 +31,9 @@ class VaultSettings(msgspec.Struct, frozen=True):
 class DatabaseSettings(msgspec.Struct, frozen=True):
     url: str
 
+    def __repr__(self) -> str:  # the URL may carry a password
+        return f"DatabaseSettings(url={_without_password(self.url)!r})"
+
 
 class RedisSettings(msgspec.Struct, frozen=True):
     url: str | None = None
@@ -56,6 +59,14 @@ class Settings(msgspec.Struct, frozen=True):
     auth: AuthSettings
     server: ServerSettings
     dev_mode: bool = False
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -137,7 +148,7 @@ def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
 
 def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
     port_raw = _optional(env, "PORT") or "8000"
-    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+    if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
     return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
 

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import SADeprecationWarning
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# advanced-alchemy 1.12 (the newest) still wraps its mixins in `declarative_mixin`, which
-# SQLAlchemy 2.1 deprecates as a no-op: harmless, so silenced here, for that message only.
-with warnings.catch_warnings():
-    warnings.filterwarnings(
-        "ignore", message="The declarative_mixin decorator", category=SADeprecationWarning
-    )
-    from advanced_alchemy.base import CommonTableAttributes, create_registry
-    from advanced_alchemy.mixins import AuditColumns
-    from advanced_alchemy.types import DateTimeUTC
+from advanced_alchemy.base import CommonTableAttributes, create_registry
+from advanced_alchemy.mixins import AuditColumns
+from advanced_alchemy.types import DateTimeUTC
 
 # A registry of our own (with advanced-alchemy's naming convention and type map) rather than the
 # shared `orm_registry`: models defined elsewhere in the process then can't leak into this
@@ -27,8 +19,8 @@ _registry = create_registry()
 
 TOKEN_SOURCES = ("vault", "env")
 
-# Not advanced_alchemy.types.JsonB: with SQLAlchemy 2.1 it fails at table creation
-# (it calls the removed `sqlalchemy.util.portable_instancemethod`). Same column types, built here.
+# JSONB on PostgreSQL, JSON elsewhere (what advanced_alchemy.types.JsonB does, which breaks on
+# SQLAlchemy 2.1 should the pin in pyproject.toml ever be lifted).
 TAGS_TYPE = JSON().with_variant(JSONB(), "postgresql")
 
 # Keys sort by code point everywhere: "C" collation on PostgreSQL (whatever the server locale),

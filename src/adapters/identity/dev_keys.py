@@ -31,6 +31,8 @@ def ensure_dev_keypair(directory: Path) -> tuple[Path, Path]:
         fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
+    if not public_path.exists():  # derived from the private key, so a lost one is simply rebuilt
+        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
         public_path.write_bytes(
             key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

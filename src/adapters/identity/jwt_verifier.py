@@ -87,12 +87,18 @@ class JwtVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not is_valid_user_id(subject):
             raise NotAuthenticated("the token's subject is not a valid user id")
-        roles = claims.get(self._roles_claim) or []
-        if isinstance(roles, str):
-            roles = roles.replace(",", " ").split()
-        return Principal(user_id=subject, is_admin="admin" in roles)
+        return Principal(user_id=subject, is_admin="admin" in _roles(claims.get(self._roles_claim)))
 
     def _remember(self, digest: bytes, valid_until: float, principal: Principal) -> None:
         self._verified[digest] = (valid_until, principal)
         if len(self._verified) > _CACHE_SIZE:
             self._verified.popitem(last=False)
+
+
+def _roles(raw: object) -> frozenset[str]:
+    """A list of strings or a space/comma separated string; any other shape grants no role."""
+    if isinstance(raw, str):
+        return frozenset(raw.replace(",", " ").split())
+    if isinstance(raw, list):
+        return frozenset(role for role in raw if isinstance(role, str))
+    return frozenset()
