@@ -11,6 +11,7 @@ run: install
 # a run that tested nothing must not pass.
 test: install
 	bash infra/scripts/ensure-services.sh
+	.venv/bin/lint-imports
 	.venv/bin/pytest -q
 
 lint: install

@@ -6,6 +6,7 @@ import time
 
 import hvac
 import hvac.exceptions as hvac_errors
+import requests
 
 MAX_VERSIONS = 10
 
@@ -16,6 +17,15 @@ class BootstrapError(RuntimeError):
 
 def ensure_kv_mount(client: hvac.Client, mount: str, *, wait_seconds: float = 15.0) -> str:
     """Mount KV v2 at `mount` with max_versions=10 and cas_required=true. Returns what it did."""
+    try:
+        return _ensure_kv_mount(client, mount, wait_seconds)
+    except requests.RequestException as exc:
+        raise BootstrapError(f"Vault at {client.url} did not answer ({type(exc).__name__})") from None
+    except hvac_errors.VaultError as exc:
+        raise BootstrapError(f"Vault at {client.url} refused the setup: {type(exc).__name__}") from None
+
+
+def _ensure_kv_mount(client: hvac.Client, mount: str, wait_seconds: float) -> str:
     mounts = client.sys.list_mounted_secrets_engines()
     mounts = mounts.get("data", mounts)
     existing = mounts.get(f"{mount}/")

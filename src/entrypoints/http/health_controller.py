@@ -18,9 +18,8 @@ async def healthz() -> dict[str, str]:
 class SecretsHealthController(Controller):
     path = "/api/v1/secrets/health"
     tags = ["health"]
-    responses = PROBLEM_RESPONSES
 
-    @get("/", summary="Vault connectivity and seal state")
+    @get("/", summary="Vault connectivity and seal state", responses=PROBLEM_RESPONSES)
     async def vault_health(self, request: Request, principal: NamedDependency[Principal]) -> schemas.VaultHealthRead:
         health = await request.app.state.container.vault.health()
         return schemas.VaultHealthRead(

@@ -26,9 +26,8 @@ Secrets = NamedDependency[SecretService]
 class SecretsController(Controller):
     path = "/api/v1/secrets"
     tags = ["secrets"]
-    responses = PROBLEM_RESPONSES
 
-    @post("/", status_code=201, summary="Store a secret (a new version when the key exists)")
+    @post("/", status_code=201, summary="Store a secret (a new version when the key exists)", responses=PROBLEM_RESPONSES)
     async def store(
         self, data: JSONBody[schemas.SecretCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretStored:
@@ -43,7 +42,7 @@ class SecretsController(Controller):
         )
         return schemas.SecretStored(success=True, key=stored.key, version=stored.version)
 
-    @get("/", summary="List the caller's secrets (metadata only, never values)")
+    @get("/", summary="List the caller's secrets (metadata only, never values)", responses=PROBLEM_RESPONSES)
     async def list_secrets(
         self,
         principal: Caller,
@@ -69,7 +68,7 @@ class SecretsController(Controller):
             ]
         )
 
-    @get("/{key:str}", summary="Read a secret's current value and metadata")
+    @get("/{key:str}", summary="Read a secret's current value and metadata", responses=PROBLEM_RESPONSES)
     async def read(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretRead:
         view = await secret_service.get(principal, key)
         return schemas.SecretRead(
@@ -80,12 +79,12 @@ class SecretsController(Controller):
             metadata=_metadata_read(view.metadata, current_version=view.current_version, updated_at=view.updated_at),
         )
 
-    @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept")
+    @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept", responses=PROBLEM_RESPONSES)
     async def remove(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretDeleted:
         kept = await secret_service.delete(principal, key)
         return schemas.SecretDeleted(success=True, versions_archived=kept)
 
-    @get("/{key:str}/versions", summary="A secret's version history, newest first")
+    @get("/{key:str}/versions", summary="A secret's version history, newest first", responses=PROBLEM_RESPONSES)
     async def versions(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.VersionList:
         history = await secret_service.versions(principal, key)
         return schemas.VersionList(
@@ -104,7 +103,7 @@ class SecretsController(Controller):
             ],
         )
 
-    @get("/{key:str}/versions/{version:int}", summary="Read one version's value")
+    @get("/{key:str}/versions/{version:int}", summary="Read one version's value", responses=PROBLEM_RESPONSES)
     async def read_version(
         self, key: Key, version: Version, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretVersionRead:
@@ -115,14 +114,14 @@ class SecretsController(Controller):
             key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
         )
 
-    @post("/{key:str}/rollback", status_code=201, summary="Write a new version holding an old version's value")
+    @post("/{key:str}/rollback", status_code=201, summary="Write a new version holding an old version's value", responses=PROBLEM_RESPONSES)
     async def rollback(
         self, key: Key, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.RollbackDone:
         done = await secret_service.rollback(principal, key, to_version=data.to_version)
         return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
 
-    @get("/{key:str}/metadata", summary="A secret's metadata (tags, type, description, timestamps)")
+    @get("/{key:str}/metadata", summary="A secret's metadata (tags, type, description, timestamps)", responses=PROBLEM_RESPONSES)
     async def read_metadata(
         self, key: Key, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
@@ -131,7 +130,7 @@ class SecretsController(Controller):
             metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
         )
 
-    @patch("/{key:str}/metadata", summary="Change tags, type or description without a new value version")
+    @patch("/{key:str}/metadata", summary="Change tags, type or description without a new value version", responses=PROBLEM_RESPONSES)
     async def update_metadata(
         self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
