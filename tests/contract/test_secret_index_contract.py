@@ -71,6 +71,15 @@ async def test_upsert_updates_in_place_and_revives_a_deleted_row(harness):
     assert await harness.count_rows("alice") == 1
 
 
+async def test_an_older_version_never_overwrites_a_newer_one(harness):
+    await harness.index.upsert(record(current_version=3, tags=("new",)))
+    await harness.index.upsert(record(current_version=2, tags=("old",)))
+    current = await harness.index.get("alice", "db-password")
+    assert (current.current_version, current.tags) == (3, ("new",))
+    await harness.index.upsert(record(current_version=3, tags=("relabelled",)))
+    assert (await harness.index.get("alice", "db-password")).tags == ("relabelled",)
+
+
 async def test_list_orders_by_key_and_filters(harness):
     await harness.index.upsert(record(key="db-password", secret_type="database", tags=("prod", "db")))
     await harness.index.upsert(record(key="API_token", tags=("prod", "api")))

@@ -36,6 +36,8 @@ class InMemorySecretIndex:
         _check(self.available)
         self.users.add(record.user_id)
         existing = self.records.get((record.user_id, record.key))
+        if existing is not None and record.current_version < existing.current_version:
+            return
         stored = replace(record, tags=tuple(record.tags), deleted=False)
         if existing is not None:
             stored = replace(

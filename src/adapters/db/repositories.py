@@ -32,7 +32,8 @@ class SqlSecretIndex:
 
         On update the row keeps its first `created_at`, and keeps its `last_accessed_at` when the
         record carries none; every other field comes from `record`. The user's row is created if
-        missing. One atomic statement per table, so concurrent upserts of one key can't collide.
+        missing. One atomic statement per table, so concurrent upserts of one key can't collide;
+        a record older than the stored version is ignored.
         """
         values: dict[str, Any] = {
             "user_id": record.user_id,
@@ -63,6 +64,8 @@ class SqlSecretIndex:
                         excluded.last_accessed_at, SecretIndexModel.last_accessed_at
                     ),
                 },
+                # Concurrent writers may finish out of order: an older version never wins.
+                where=excluded.current_version >= SecretIndexModel.current_version,
             )
             await session.execute(statement)
 
