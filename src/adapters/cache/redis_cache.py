@@ -129,7 +129,7 @@ class RedisSecretCache:
             try:
                 await client.aclose()
             except Exception as exc:  # noqa: BLE001 - closing must not raise either
-                self._log("close", exc)
+                self._log("close", exc, "ignored")
 
     @property
     def local_layer_active(self) -> bool:
@@ -186,6 +186,7 @@ class RedisSecretCache:
         expires_at = secret.cached_at + self._retention
         remaining_ms = int((expires_at - time.time()) * 1000)
         if remaining_ms <= 0:
+            self._local.pop(key_id, None)
             return
         epoch = self._epoch
         try:
@@ -224,6 +225,7 @@ class RedisSecretCache:
 
     def _remember(self, key_id: str, expires_at: float, blob: bytes) -> None:
         if not self.local_layer_active:
+            self._local.pop(key_id, None)  # never leave an older copy behind a newer entry
             return
         self._local[key_id] = (expires_at, blob)
         self._local.move_to_end(key_id)
@@ -261,13 +263,13 @@ class RedisSecretCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect whatever happened
-                self._log("listen", exc)
+                self._log("listen", exc, "local copies dropped until subscribed again")
             finally:
                 self._distrust_local()
                 try:
                     await pubsub.aclose()
                 except Exception as exc:  # noqa: BLE001
-                    self._log("listen-close", exc)
+                    self._log("listen-close", exc, "ignored")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
@@ -301,11 +303,11 @@ class RedisSecretCache:
                 await pubsub.ping()
                 last_ping = now
 
-    def _log(self, operation: str, exc: BaseException) -> None:
+    def _log(self, operation: str, exc: BaseException, outcome: str = "treated as a miss") -> None:
         """Log a failure by operation and exception type only (no paths, no values), rate-limited."""
         now = time.monotonic()
         last = self._last_logged.get(operation)
         level = logging.WARNING if last is None or now - last >= _LOG_EVERY_SECONDS else logging.DEBUG
         if level == logging.WARNING:
             self._last_logged[operation] = now
-        logger.log(level, "secret cache %s failed (%s); treated as a miss", operation, type(exc).__name__)
+        logger.log(level, "secret cache %s failed (%s); %s", operation, type(exc).__name__, outcome)
