@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.cache.memory import InProcessSecretCache
+from adapters.cache.redis_cache import RedisSecretCache
 from adapters.db.engine import Database, create_database
 from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
+from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
 from adapters.vault.hvac_vault import HvacSecretVault
-from domain.ports import IdentityVerifier
+from domain.errors import VaultRefused, VaultUnavailable
+from domain.ports import IdentityVerifier, SecretCache
 from entrypoints.settings import Settings
-from services.secret_service import SecretService
+from services.secret_service import CachePolicy, SecretService
+
+log = logging.getLogger("mirage.container")
 
 
 @dataclass
@@ -20,15 +27,18 @@ class Container:
     settings: Settings
     vault: HvacSecretVault
     database: Database
+    cache: SecretCache
     identity: IdentityVerifier
     secrets: SecretService
 
     async def close(self) -> None:
+        if isinstance(self.cache, RedisSecretCache):
+            await self.cache.close()
         await self.vault.close()
         await self.database.dispose()
 
 
-def build_container(settings: Settings) -> Container:
+async def build_container(settings: Settings) -> Container:
     vault_settings = settings.vault
     client = build_client(
         addr=vault_settings.addr,
@@ -41,6 +51,7 @@ def build_container(settings: Settings) -> Container:
     )
     vault = HvacSecretVault(client, mount=vault_settings.mount)
     database = create_database(settings.database.url)
+    cache = await _build_cache(settings, vault)
     auth = settings.auth
     identity = JwtVerifier(
         issuer=auth.issuer,
@@ -49,5 +60,31 @@ def build_container(settings: Settings) -> Container:
         jwks_url=auth.jwks_url,
         roles_claim=auth.roles_claim,
     )
-    secrets = SecretService(vault=vault, index=SqlSecretIndex(database), users=SqlUserDirectory(database))
-    return Container(settings=settings, vault=vault, database=database, identity=identity, secrets=secrets)
+    secrets = SecretService(
+        vault=vault,
+        index=SqlSecretIndex(database),
+        users=SqlUserDirectory(database),
+        cache=cache,
+        cache_policy=CachePolicy(
+            ttl_seconds=settings.cache.ttl_seconds, max_stale_seconds=settings.cache.max_stale_seconds
+        ),
+    )
+    return Container(
+        settings=settings, vault=vault, database=database, cache=cache, identity=identity, secrets=secrets
+    )
+
+
+async def _build_cache(settings: Settings, vault: HvacSecretVault) -> SecretCache:
+    retention = max(settings.cache.max_stale_seconds, 1)  # the cache needs a positive retention
+    if settings.redis.url is None or settings.cache.ttl_seconds == 0:
+        return InProcessSecretCache(retention_seconds=retention)
+    try:
+        # The data key comes from Vault so that every instance shares it and Redis never sees it.
+        data_key = await load_or_create_cache_key(vault)
+    except (VaultUnavailable, VaultRefused) as exc:
+        # Serving beats caching: start with a private cache and say so.
+        log.warning("shared cache disabled, using an in-process cache: no cache key from Vault (%s)", type(exc).__name__)
+        return InProcessSecretCache(retention_seconds=retention)
+    cache = RedisSecretCache(settings.redis.url, data_key, retention_seconds=retention)
+    await cache.start()
+    return cache

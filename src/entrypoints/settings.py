@@ -38,6 +38,14 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
 class RedisSettings(msgspec.Struct, frozen=True):
     url: str | None = None
 
+    def __repr__(self) -> str:  # the URL may carry a password
+        return f"RedisSettings(url={_without_password(self.url) if self.url else None!r})"
+
+
+class CacheSettings(msgspec.Struct, frozen=True):
+    ttl_seconds: int = 300  # 0 turns caching off
+    max_stale_seconds: int = 3600
+
 
 class AuthSettings(msgspec.Struct, frozen=True):
     issuer: str
@@ -57,6 +65,7 @@ class Settings(msgspec.Struct, frozen=True):
     database: DatabaseSettings
     redis: RedisSettings
     auth: AuthSettings
+    cache: CacheSettings
     server: ServerSettings
     dev_mode: bool = False
 
@@ -153,6 +162,23 @@ def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
     return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
 
 
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise SettingsError(f"{name} must be a whole number of seconds, not {raw!r}")
+    return int(raw)
+
+
+def load_cache_settings(env: Mapping[str, str]) -> CacheSettings:
+    ttl = _seconds(env, "CACHE_TTL_SECONDS", 300)
+    max_stale = _seconds(env, "CACHE_MAX_STALE_SECONDS", 3600)
+    if ttl and max_stale < ttl:
+        raise SettingsError("CACHE_MAX_STALE_SECONDS must be at least CACHE_TTL_SECONDS")
+    return CacheSettings(ttl_seconds=ttl, max_stale_seconds=max_stale)
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(
@@ -160,6 +186,7 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         database=load_database_settings(env),
         redis=RedisSettings(url=_optional(env, "REDIS_URL")),
         auth=load_auth_settings(env),
+        cache=load_cache_settings(env),
         server=load_server_settings(env),
         dev_mode=dev_mode,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from domain.errors import InvalidInput, SecretNotFound, VersionConflict, VersionGone
-from domain.ports import SecretIndex, SecretVault, UserDirectory
+from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
+from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory
 from domain.secrets import (
     SecretLocator,
     SecretMetadata,
@@ -49,6 +50,7 @@ class SecretView:
     metadata: SecretMetadata
     current_version: int
     updated_at: datetime
+    stale_seconds: float | None = None  # set when served from cache because Vault was unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,18 @@ class _Unset:
 UNSET = _Unset()
 
 
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """How long a cached read is fresh, and how stale it may be while Vault is unreachable."""
+
+    ttl_seconds: float = 300.0
+    max_stale_seconds: float = 3600.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_seconds > 0
+
+
 class SecretService:
     """Every operation acts on the caller's own secrets: the path comes from the verified principal."""
 
@@ -81,12 +95,20 @@ class SecretService:
         vault: SecretVault,
         index: SecretIndex,
         users: UserDirectory,
+        cache: SecretCache,
+        cache_policy: CachePolicy = CachePolicy(),
         clock: Callable[[], datetime] = utc_now,
+        epoch_clock: Callable[[], float] = time.time,  # cache ages are shared between instances
     ) -> None:
         self._vault = vault
         self._index = index
         self._users = users
+        self._cache = cache
+        self._policy = cache_policy
         self._clock = clock
+        self._now = epoch_clock
+        # Bumped on every local write, so a read that raced a write doesn't put the old value back.
+        self._generations: dict[str, int] = {}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -117,6 +139,7 @@ class SecretService:
             description=description if description is not None else metadata.description,
         )
         await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+        await self._invalidate(locator)
         await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return StoredVersion(key=key, version=written, previous_version=previous)
 
@@ -142,13 +165,10 @@ class SecretService:
             return self._metadata_or_new(locator, current), entry.version, current_version
         raise AssertionError("unreachable")
 
-    def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
-        fresh = SecretMetadata(
-            created_by=locator.user_id, created_at=self._clock(), secret_type=locator.default_type.value
-        )
-        if current is None or not current.custom:
-            return fresh
-        return SecretMetadata.from_vault(current.custom, fallback=fresh)
+    def _metadata_or_new(
+        self, locator: SecretLocator, current: VaultMetadata | None, *, created_at: datetime | None = None
+    ) -> SecretMetadata:
+        return _decode_metadata(locator, current.custom if current else {}, created_at or self._clock())
 
     async def _index_upsert(
         self, locator: SecretLocator, metadata: SecretMetadata, *, version: int, updated_at: datetime
@@ -173,6 +193,7 @@ class SecretService:
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         await self._vault.soft_delete(locator.path)
+        await self._invalidate(locator)
         await self._index.mark_deleted(principal.user_id, key, self._clock())
         return sum(1 for v in metadata.versions if not v.destroyed)
 
@@ -182,6 +203,7 @@ class SecretService:
         if locator.value_field not in old.data:
             raise VersionGone(f"version {to_version} holds no value")
         metadata, written, _ = await self._write_value(locator, old.data[locator.value_field], cas=None)
+        await self._invalidate(locator)
         await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return Rollback(key=key, new_version=written, restored_from=to_version)
 
@@ -208,33 +230,69 @@ class SecretService:
                 metadata, description=validate_description(description) if description is not None else None
             )
         await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+        await self._invalidate(locator)
         await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
         return metadata
+
+    async def _invalidate(self, locator: SecretLocator) -> None:
+        self._generations[locator.path] = self._generations.get(locator.path, 0) + 1
+        await self._cache.invalidate(locator.path)
 
     # -- reads --------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, key: str) -> SecretView:
-        return await self._read(principal, key, version=None)
+        """The newest value: from cache while fresh; from a stale cache entry only if Vault is down."""
+        locator = locate(principal.user_id, key)
+        if not self._policy.enabled:
+            return self._view(locator, await self._read_vault(locator, version=None))
+        generation = self._generations.get(locator.path, 0)
+        cached = await self._cache.get(locator.path)
+        age = self._now() - cached.cached_at if cached else None
+        if cached and age < self._policy.ttl_seconds:
+            return self._view(locator, cached)
+        try:
+            snapshot = await self._read_vault(locator, version=None)
+        except VaultUnavailable:
+            if cached and age < self._policy.max_stale_seconds:
+                return self._view(locator, cached, stale_seconds=age)
+            raise
+        if self._generations.get(locator.path, 0) == generation:
+            await self._cache.put(locator.path, snapshot)
+        return self._view(locator, snapshot)
 
     async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
-        return await self._read(principal, key, version=version)
-
-    async def _read(self, principal: Principal, key: str, *, version: int | None) -> SecretView:
         locator = locate(principal.user_id, key)
+        return self._view(locator, await self._read_vault(locator, version=version))
+
+    async def _read_vault(self, locator: SecretLocator, *, version: int | None) -> CachedSecret:
         entry, current = await asyncio.gather(
             self._vault.read(locator.path, version=version), self._vault.read_metadata(locator.path)
         )
         if locator.value_field not in entry.data:
             raise SecretNotFound("no value is stored under this key")
-        await self._index.record_access(principal.user_id, key, self._clock())
-        return SecretView(
-            key=key,
-            value=entry.data[locator.value_field],
-            version=entry.version,
-            created_at=entry.created_at,
-            metadata=self._metadata_or_new(locator, current),
+        # Recorded on Vault reads only, so "last accessed" is precise to the cache TTL and the
+        # warm path stays free of database writes.
+        await self._index.record_access(locator.user_id, locator.key, self._clock())
+        return CachedSecret(
+            entry=entry,
+            custom=dict(current.custom) if current else {},
             current_version=current.current_version if current else entry.version,
             updated_at=current.updated_at if current else entry.created_at,
+            cached_at=self._now(),
+        )
+
+    def _view(
+        self, locator: SecretLocator, secret: CachedSecret, *, stale_seconds: float | None = None
+    ) -> SecretView:
+        return SecretView(
+            key=locator.key,
+            value=secret.entry.data[locator.value_field],
+            version=secret.entry.version,
+            created_at=secret.entry.created_at,
+            metadata=_decode_metadata(locator, secret.custom, secret.entry.created_at),
+            current_version=secret.current_version,
+            updated_at=secret.updated_at,
+            stale_seconds=stale_seconds,
         )
 
     async def get_metadata(self, principal: Principal, key: str) -> tuple[SecretMetadata, VaultMetadata]:
@@ -265,3 +323,9 @@ class SecretService:
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata
+
+
+def _decode_metadata(locator: SecretLocator, custom: Mapping[str, str], created_at: datetime) -> SecretMetadata:
+    """Vault's custom_metadata, or defaults for a secret that has none (yet)."""
+    fresh = SecretMetadata(created_by=locator.user_id, created_at=created_at, secret_type=locator.default_type.value)
+    return SecretMetadata.from_vault(custom, fallback=fresh) if custom else fresh

@@ -49,8 +49,10 @@ def settings(openbao, database_url, signing_keys) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def container(settings):
-    return build_container(settings)
+async def container(settings):
+    built = await build_container(settings)
+    yield built
+    await built.close()
 
 
 @pytest.fixture(scope="session")

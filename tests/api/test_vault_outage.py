@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.api.conftest import api_env
@@ -15,7 +14,7 @@ from tests.support.openbao import free_port
 @pytest.fixture
 async def dead_vault_client(openbao, database_url, signing_keys):
     env = api_env(openbao, database_url, signing_keys[1]) | {"VAULT_ADDR": f"http://127.0.0.1:{free_port()}"}
-    async with AsyncTestClient(app=create_app(build_container(load_settings(env)))) as client:
+    async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from domain.errors import (
 )
 from domain.secrets import MAX_VALUE_BYTES
 from domain.values import Principal, SecretValue
+from adapters.cache.memory import InProcessSecretCache
 from services.secret_service import SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault
@@ -60,8 +61,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(vault, index, users, clock) -> SecretService:
-    return SecretService(vault=vault, index=index, users=users, clock=clock)
+def cache() -> InProcessSecretCache:
+    return InProcessSecretCache(retention_seconds=3600)
+
+
+@pytest.fixture
+def service(vault, index, users, cache, clock) -> SecretService:
+    return SecretService(vault=vault, index=index, users=users, cache=cache, clock=clock)
 
 
 async def store(service: SecretService, value: str = "s3cret-1", principal: Principal = ALICE, **kwargs):

@@ -45,6 +45,8 @@ async def load_or_create_cache_key(vault: SecretVault, path: str = CACHE_KEY_PAT
         # Nothing readable: create it. cas=0 when the path never existed; when its newest version
         # was deleted, check-and-set against that version so the deleted key is superseded once.
         metadata = await vault.read_metadata(path)
+        if metadata is not None and metadata.is_live:
+            continue  # another instance created it since our read: use theirs, never overwrite it
         cas = metadata.current_version if metadata is not None else 0
         fresh = os.urandom(CACHE_KEY_BYTES)
         try:

@@ -10,23 +10,30 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from entrypoints.container import Container
+from entrypoints.container import Container, build_container
 from entrypoints.http.dependencies import provide_principal, provide_secret_service
 from entrypoints.http.health_controller import SecretsHealthController, healthz
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.secrets_controller import SecretsController
+from entrypoints.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(container: Container, *, close_container: bool = True) -> Litestar:
+def create_app(container: Container | None = None, *, settings: Settings | None = None) -> Litestar:
+    """An app on a ready container (tests), or one that builds its own from settings at startup."""
+    if (container is None) == (settings is None):
+        raise ValueError("pass either a container or settings")
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = container is None
+        app.state.container = container or await build_container(settings)
         try:
             yield
         finally:
-            if close_container:
-                await container.close()
+            if owned:
+                await app.state.container.close()
 
     return Litestar(
         route_handlers=[healthz, SecretsHealthController, SecretsController],
@@ -35,7 +42,7 @@ def create_app(container: Container, *, close_container: bool = True) -> Litesta
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        state=State({"container": container}),
+        state=State({"container": container}),  # None until the lifespan built one
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

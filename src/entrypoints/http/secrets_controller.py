@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -16,6 +16,9 @@ from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.secret_service import UNSET as SERVICE_UNSET
 from services.secret_service import SecretService
+
+# Set on a read served from cache while Vault is unreachable: the value's age in seconds.
+STALE_HEADER = "X-Secrets-Stale"
 
 Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
 Version = Annotated[int, PathParameter(description="a version number")]
@@ -68,16 +71,24 @@ class SecretsController(Controller):
             ]
         )
 
-    @get("/{key:str}", summary="Read a secret's current value and metadata", responses=PROBLEM_RESPONSES)
-    async def read(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretRead:
+    @get(
+        "/{key:str}",
+        summary="Read a secret's current value and metadata",
+        description=f"While Vault is unreachable a cached value may be served; the `{STALE_HEADER}` header "
+        "then says how many seconds old it is.",
+        responses=PROBLEM_RESPONSES,
+    )
+    async def read(self, key: Key, principal: Caller, secret_service: Secrets) -> Response[schemas.SecretRead]:
         view = await secret_service.get(principal, key)
-        return schemas.SecretRead(
+        body = schemas.SecretRead(
             key=view.key,
             value=view.value.reveal(),
             version=view.version,
             created_at=view.created_at,
             metadata=_metadata_read(view.metadata, current_version=view.current_version, updated_at=view.updated_at),
         )
+        headers = {STALE_HEADER: str(int(view.stale_seconds))} if view.stale_seconds is not None else {}
+        return Response(body, headers=headers)
 
     @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept", responses=PROBLEM_RESPONSES)
     async def remove(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretDeleted:
