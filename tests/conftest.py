@@ -1,13 +1,15 @@
-"""Session-wide real servers: an in-memory OpenBao dev server per test session."""
+"""Session-wide real servers: an in-memory OpenBao dev server and a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
 import hvac
 import pytest
 
+from adapters.db.migrate import upgrade
 from adapters.vault.bootstrap import ensure_kv_mount
 from adapters.vault.hvac_vault import HvacSecretVault
 from tests.support.openbao import start_dev_openbao
+from tests.support.postgres import create_test_database, drop_test_database, postgres_admin_url, server_answers
 
 MOUNT = "mirage"
 
@@ -29,3 +31,23 @@ def hvac_vault(openbao):
     vault = HvacSecretVault(hvac.Client(url=openbao.addr, token=openbao.root_token), mount=MOUNT)
     yield vault
     vault._pool.shutdown(wait=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    with postgres_admin_url() as url:
+        if not server_answers(url):
+            # A skip here would let a run "pass" without the database tests: fail instead.
+            pytest.fail(f"no PostgreSQL server answers at {url}; `make test` starts one")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin_url):
+    """A fresh, migrated database for this test session, dropped at the end."""
+    url = create_test_database(pg_admin_url)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_test_database(pg_admin_url, url)

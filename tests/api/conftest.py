@@ -8,23 +8,15 @@ from collections.abc import Callable
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.db.migrate import upgrade
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair, issue_token
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
-from tests.support.postgres import create_test_database, drop_test_database, postgres_admin_url
 
 
 @pytest.fixture(scope="session")
-def database_url():
-    with postgres_admin_url() as admin_url:
-        url = create_test_database(admin_url)
-        try:
-            upgrade(url)
-            yield url
-        finally:
-            drop_test_database(admin_url, url)
+def database_url(pg_url):
+    return pg_url
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,6 @@ from adapters.db.migrate import upgrade
 from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
 from domain.ports import SecretIndex, UserDirectory
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
-from tests.support.postgres import (
-    create_test_database,
-    drop_test_database,
-    postgres_admin_url,
-    server_answers,
-)
 
 
 @dataclass
@@ -35,24 +29,6 @@ class IndexHarness:
     count_users: Callable[[str], Awaitable[int]]
     count_rows: Callable[[str], Awaitable[int]]  # index rows of a user, deleted ones included
     reset: Callable[[], Awaitable[None]]
-
-
-@pytest.fixture(scope="session")
-def pg_admin_url():
-    with postgres_admin_url() as url:
-        if not server_answers(url):
-            pytest.skip(f"no PostgreSQL server answers at {url}")
-        yield url
-
-
-@pytest.fixture(scope="session")
-def pg_url(pg_admin_url):
-    url = create_test_database(pg_admin_url)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_test_database(pg_admin_url, url)
 
 
 @pytest.fixture(scope="session")

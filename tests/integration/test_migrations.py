@@ -10,20 +10,7 @@ from sqlalchemy import inspect
 from adapters.db.engine import create_database
 from adapters.db.migrate import downgrade, revisions, upgrade
 from adapters.db.models import Base
-from tests.support.postgres import (
-    create_test_database,
-    drop_test_database,
-    postgres_admin_url,
-    server_answers,
-)
-
-
-@pytest.fixture(scope="module")
-def pg_admin_url():
-    with postgres_admin_url() as url:
-        if not server_answers(url):
-            pytest.skip(f"no PostgreSQL server answers at {url}")
-        yield url
+from tests.support.postgres import create_test_database, drop_test_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
