@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -27,7 +28,7 @@ from domain.values import Principal, SecretValue
 
 # When the caller did not ask for check-and-set, a lost race is retried: Vault still refuses a
 # blind overwrite, we just read the new current version and write on top of it.
-_UNCONDITIONAL_WRITE_ATTEMPTS = 5
+_UNCONDITIONAL_WRITE_ATTEMPTS = 8
 
 
 def utc_now() -> datetime:
@@ -130,17 +131,17 @@ class SecretService:
         description = validate_description(description) if description is not None else None
         locator = locate(principal.user_id, key)
 
-        metadata, written, previous = await self._write_value(locator, value, cas=cas)
-        await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
-        metadata = replace(
-            metadata,
-            secret_type=secret_type or metadata.secret_type,
-            tags=tags if tags is not None else metadata.tags,
-            description=description if description is not None else metadata.description,
-        )
-        await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
-        await self._invalidate(locator)
-        await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        async with self._changing(locator):
+            metadata, written, previous = await self._write_value(locator, value, cas=cas)
+            await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
+            metadata = replace(
+                metadata,
+                secret_type=secret_type or metadata.secret_type,
+                tags=tags if tags is not None else metadata.tags,
+                description=description if description is not None else metadata.description,
+            )
+            await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return StoredVersion(key=key, version=written, previous_version=previous)
 
     async def _write_value(
@@ -165,10 +166,8 @@ class SecretService:
             return self._metadata_or_new(locator, current), entry.version, current_version
         raise AssertionError("unreachable")
 
-    def _metadata_or_new(
-        self, locator: SecretLocator, current: VaultMetadata | None, *, created_at: datetime | None = None
-    ) -> SecretMetadata:
-        return _decode_metadata(locator, current.custom if current else {}, created_at or self._clock())
+    def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
+        return _decode_metadata(locator, current.custom if current else {}, self._clock())
 
     async def _index_upsert(
         self, locator: SecretLocator, metadata: SecretMetadata, *, version: int, updated_at: datetime
@@ -192,9 +191,9 @@ class SecretService:
         metadata = await self._vault.read_metadata(locator.path)
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
-        await self._vault.soft_delete(locator.path)
-        await self._invalidate(locator)
-        await self._index.mark_deleted(principal.user_id, key, self._clock())
+        async with self._changing(locator):
+            await self._vault.soft_delete(locator.path)
+            await self._index.mark_deleted(principal.user_id, key, self._clock())
         return sum(1 for v in metadata.versions if not v.destroyed)
 
     async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
@@ -202,9 +201,9 @@ class SecretService:
         old = await self._vault.read(locator.path, version=to_version)
         if locator.value_field not in old.data:
             raise VersionGone(f"version {to_version} holds no value")
-        metadata, written, _ = await self._write_value(locator, old.data[locator.value_field], cas=None)
-        await self._invalidate(locator)
-        await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        async with self._changing(locator):
+            metadata, written, _ = await self._write_value(locator, old.data[locator.value_field], cas=None)
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return Rollback(key=key, new_version=written, restored_from=to_version)
 
     async def update_metadata(
@@ -229,14 +228,19 @@ class SecretService:
             metadata = replace(
                 metadata, description=validate_description(description) if description is not None else None
             )
-        await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
-        await self._invalidate(locator)
-        await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
+        async with self._changing(locator):
+            await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
         return metadata
 
-    async def _invalidate(self, locator: SecretLocator) -> None:
-        self._generations[locator.path] = self._generations.get(locator.path, 0) + 1
-        await self._cache.invalidate(locator.path)
+    @asynccontextmanager
+    async def _changing(self, locator: SecretLocator) -> AsyncIterator[None]:
+        """Drop the cached copy after a change, even one that failed half-way (Vault may have it)."""
+        try:
+            yield
+        finally:
+            self._generations[locator.path] = self._generations.get(locator.path, 0) + 1
+            await self._cache.invalidate(locator.path)
 
     # -- reads --------------------------------------------------------------------------------
 

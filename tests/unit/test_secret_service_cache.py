@@ -7,7 +7,7 @@ import time
 import pytest
 
 from adapters.cache.memory import InProcessSecretCache
-from domain.errors import SecretNotFound, VaultUnavailable
+from domain.errors import SecretNotFound, StorageUnavailable, VaultUnavailable
 from domain.values import Principal, SecretValue
 from services.secret_service import CachePolicy, SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
@@ -107,3 +107,17 @@ async def test_with_the_cache_off_every_read_goes_to_vault(vault, epoch):
     vault.available = False
     with pytest.raises(VaultUnavailable):
         await service.get(ALICE, "token")
+
+
+async def test_a_change_that_fails_half_way_still_drops_the_cached_value(vault, epoch):
+    users = InMemoryUserDirectory()
+    service = SecretService(
+        vault=vault, index=InMemorySecretIndex(), users=users, cache=InProcessSecretCache(), epoch_clock=epoch
+    )
+    await service.store(ALICE, key="token", value=SecretValue("one"))
+    await service.get(ALICE, "token")
+    users.available = False  # Vault takes the new value, then the first database step fails
+    with pytest.raises(StorageUnavailable):
+        await service.store(ALICE, key="token", value=SecretValue("two"))
+    users.available = True
+    assert (await service.get(ALICE, "token")).value.reveal() == "two"
