@@ -30,6 +30,9 @@ def _serve(host: str, port: int, workers: int) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
+    if args.workers > 1 and settings.redis.url is None and settings.cache.ttl_seconds > 0:
+        # Each worker would cache for itself and miss the others' invalidations: stale reads.
+        raise SettingsError("several workers need REDIS_URL for a shared cache (or CACHE_TTL_SECONDS=0)")
     if args.migrate:
         _upgrade_database(settings.database.url)
     _serve(settings.server.host, settings.server.port, args.workers)

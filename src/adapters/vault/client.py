@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hvac
+import requests
+from requests.adapters import HTTPAdapter
 
 from domain.errors import VaultUnavailable
+
+# Calls run in a thread pool of this size (HvacSecretVault); the HTTP pool must hold as many
+# connections, or requests discards and reopens them under load.
+VAULT_CONCURRENCY = 16
 
 
 def build_client(
@@ -18,7 +24,13 @@ def build_client(
     timeout: float = 5.0,
 ) -> hvac.Client:
     """A client logged in with a token, or through AppRole when a role id is given."""
-    client = hvac.Client(url=addr, token=token, namespace=namespace or None, verify=verify, timeout=timeout)
+    session = requests.Session()
+    pooled = HTTPAdapter(pool_connections=1, pool_maxsize=VAULT_CONCURRENCY)
+    session.mount("http://", pooled)
+    session.mount("https://", pooled)
+    client = hvac.Client(
+        url=addr, token=token, namespace=namespace or None, verify=verify, timeout=timeout, session=session
+    )
     if role_id:
         try:
             client.auth.approle.login(role_id=role_id, secret_id=secret_id)

@@ -17,6 +17,7 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
+from adapters.vault.client import VAULT_CONCURRENCY
 from domain.errors import (
     SecretNotFound,
     VaultRefused,
@@ -48,7 +49,7 @@ def parse_vault_time(raw: str | None) -> datetime | None:
 class HvacSecretVault:
     """Implements `domain.ports.SecretVault` on one KV v2 mount."""
 
-    def __init__(self, client: hvac.Client, *, mount: str, max_workers: int = 16) -> None:
+    def __init__(self, client: hvac.Client, *, mount: str, max_workers: int = VAULT_CONCURRENCY) -> None:
         self._client = client
         self._mount = mount
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vault")

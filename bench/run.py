@@ -1,0 +1,700 @@
+"""Load benchmark: raw OpenBao KV v2 reads versus the service's read path (warm cache, cache off, mix).
+
+One command (`make bench`, or `.venv/bin/python bench/run.py --quick` for a smoke check):
+
+1. makes sure `wrk` exists (the Python HTTP clients saturate around 0.6 k req/s on 2 cores and
+   would measure themselves, see ../shared/design/PERFORMANCE.md);
+2. starts a throwaway in-memory OpenBao dev server with Prometheus telemetry, mounts KV v2
+   `mirage`, migrates a temp SQLite database (or `--database-url`), makes dev signing keys;
+3. starts `mirage-secrets serve --workers N`, seeds secrets through the HTTP API;
+4. runs wrk with identical settings for each scenario, each one right after a raw OpenBao run so
+   that the ratio compares two measurements taken under the same machine conditions;
+5. prints a markdown table and writes it to bench/results/latest.md.
+
+Everything it starts (OpenBao, the service and its workers) runs in its own process group and is
+stopped on exit, including on Ctrl+C and on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+RESULTS = REPO / "bench" / "results" / "latest.md"
+MIX_SCRIPT = REPO / "bench" / "lua" / "mix.lua"
+
+# The project's packages live under src/ (installed editable in the venv; this makes a plain
+# checkout work too).
+sys.path.insert(0, str(REPO / "src"))
+
+import httpx  # noqa: E402  (after the sys.path tweak on purpose)
+
+WRK_THREADS, WRK_CONNECTIONS = 2, 32  # the settings PERFORMANCE.md's figures were taken with
+MOUNT = "mirage"
+REDIS_BENCH_URL = "redis://127.0.0.1:6379/14"  # a database of its own: flushed before each run
+SEED_USERS, SEED_KEYS = 50, 20
+MIX_OPS, MIX_WRITE_SHARE, ZIPF_S = 20_000, 0.10, 1.1
+START_TIMEOUT_S = 60.0
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    """What one wrk run reported."""
+
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int = 0
+    socket_errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)  # only from the Lua mix script
+    raw_output: str = field(default="", repr=False)
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+@dataclass
+class ScenarioResult:
+    """One row of the table: a scenario, the raw OpenBao run made right before it, Vault reads."""
+
+    label: str
+    result: WrkResult
+    baseline: WrkResult | None  # None for the raw OpenBao row itself
+    vault_reads: int | None = None  # KV reads on the mount during the measured run (None: n/a)
+
+    @property
+    def ratio(self) -> float | None:
+        return self.result.rps / self.baseline.rps if self.baseline else None
+
+    @property
+    def vault_reads_per_request(self) -> float | None:
+        if self.vault_reads is None or not self.result.requests:
+            return None
+        return self.vault_reads / self.result.requests
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: installing it from Debian (apt-get install wrk) ...", flush=True)
+    if os.geteuid() != 0:
+        sys.exit("bench: wrk is missing and installing it needs root: run 'sudo apt-get install wrk'")
+    try:
+        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True, check=True)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"bench: could not install wrk (apt-get exited with {exc.returncode}); install it by hand")
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("bench: apt-get reported success but wrk is still not on PATH")
+    return found
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * _UNITS_MS[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            raise RuntimeError(f"unexpected wrk output (no match for {pattern!r}):\n{output}")
+        return match
+
+    total = find(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),")
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    statuses = re.search(r"^BENCH_STATUS(.*)$", output, re.MULTILINE)
+    return WrkResult(
+        requests=int(total.group(1)),
+        seconds=_ms(total.group(2) + total.group(3)) / 1000,
+        rps=float(find(r"^Requests/sec:\s+([\d.]+)").group(1)),
+        p50_ms=_ms(find(r"^\s+50%\s+(\S+)").group(1)),
+        p99_ms=_ms(find(r"^\s+99%\s+(\S+)").group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+        statuses=dict(
+            (int(code), int(count)) for code, count in (part.split("=") for part in statuses.group(1).split())
+        )
+        if statuses
+        else {},
+        raw_output=output,
+    )
+
+
+def run_wrk(
+    url: str, duration: float, *, headers: dict[str, str] | None = None, script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> WrkResult:
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration:g}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk exited with {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def free_port(consecutive: int = 1) -> int:
+    """A port p with p .. p+consecutive-1 free on 127.0.0.1 (the dev server also binds p+1)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        try:
+            with contextlib.ExitStack() as stack:
+                for offset in range(consecutive):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError(f"no {consecutive} consecutive free ports found")
+
+
+@dataclass
+class Child:
+    """A process started in its own session, so that stopping it reaches its children too."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=wait)
+        # The leader may be gone while a worker lingers in its group: make sure the group is empty.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_child(name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> Child:
+    with log_path.open("wb") as log:  # a file, not a pipe: nobody reads it while wrk runs
+        process = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Child(name, process, log_path)
+
+
+def wait_until(child: Child, url: str, *, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while True:
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(url, headers=headers).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{child.name} not ready at {url} after {START_TIMEOUT_S:.0f}s:\n{child.log_tail()}")
+            time.sleep(0.2)
+
+
+def keep_service_log(child: Child, name: str) -> None:
+    """Save what the service logged besides its per-request access lines (warnings, tracebacks)."""
+    if not child.log_path.exists():
+        return
+    with child.log_path.open(errors="replace") as log:
+        kept = [line for line in log if '" 20' not in line or "HTTP/1.1" not in line]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    (RESULTS.parent / f"{name}.log").write_text("".join(kept))
+
+
+@dataclass
+class OpenBao:
+    addr: str
+    token: str
+    child: Child
+
+
+def start_openbao(workdir: Path) -> OpenBao:
+    """An in-memory dev server, like tests/support/openbao.py, plus a telemetry stanza.
+
+    `-dev` alone serves /v1/sys/metrics only in JSON from 10 s in-memory intervals; Prometheus
+    format (cumulative counters, easy to diff around one run) needs `prometheus_retention_time`,
+    and `-dev` accepts an extra `-config` file to add it.
+    """
+    from adapters.vault.embedded import find_bao_binary
+
+    config = workdir / "bao-telemetry.hcl"
+    config.write_text('telemetry {\n  prometheus_retention_time = "1h"\n  disable_hostname = true\n}\n')
+    port = free_port(consecutive=2)
+    token = f"bench-{secrets.token_hex(12)}"
+    child = start_child(
+        "OpenBao",
+        [
+            find_bao_binary(), "server", "-dev", f"-dev-root-token-id={token}",
+            f"-dev-listen-address=127.0.0.1:{port}", f"-config={config}",
+        ],
+        {**os.environ, "BAO_ADDR": "", "VAULT_ADDR": ""},
+        workdir / "openbao.log",
+    )
+    bao = OpenBao(addr=f"http://127.0.0.1:{port}", token=token, child=child)
+    try:
+        wait_until(child, f"{bao.addr}/v1/sys/health")
+    except BaseException:
+        child.stop()
+        raise
+    return bao
+
+
+def vault_kv_reads(bao: OpenBao) -> int | None:
+    """Cumulative count of read requests on the KV mount (data and metadata), or None if n/a."""
+    try:
+        response = httpx.get(
+            f"{bao.addr}/v1/sys/metrics",
+            params={"format": "prometheus"},
+            headers={"X-Vault-Token": bao.token},
+            timeout=5.0,
+            trust_env=False,
+        )
+    except httpx.TransportError:
+        return None
+    if response.status_code != 200:
+        return None
+    match = re.search(rf"^vault_route_read_{MOUNT}__count (\d+)", response.text, re.MULTILINE)
+    return int(match.group(1)) if match else 0  # no line yet: nothing has been read so far
+
+
+@dataclass
+class Service:
+    base: str
+    child: Child
+
+
+def start_service(stack: Stack, *, workers: int, cache_ttl: int | None, redis_url: str | None) -> Service:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Anything that would make the service read other settings than the ones below.
+        if not key.startswith(("VAULT_", "AUTH_", "CACHE_", "REDIS_", "DATABASE_"))
+        and key not in {"HOST", "PORT", "WEB_CONCURRENCY"}
+    }
+    env.update(
+        VAULT_ADDR=stack.bao.addr,
+        VAULT_TOKEN=stack.bao.token,
+        VAULT_MOUNT=MOUNT,
+        DATABASE_URL=stack.database_url,
+        AUTH_PUBLIC_KEY_FILE=str(stack.public_key),
+        AUTH_ISSUER=stack.issuer,
+        AUTH_AUDIENCE=stack.audience,
+        HOST="127.0.0.1",
+        PORT=str(port),
+    )
+    if cache_ttl is not None:
+        env["CACHE_TTL_SECONDS"] = str(cache_ttl)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    name = f"mirage-secrets (cache ttl {'default' if cache_ttl is None else cache_ttl})"
+    child = start_child(
+        name,
+        [str(VENV_BIN / "mirage-secrets"), "serve", "--workers", str(workers)],
+        env,
+        stack.workdir / f"service-{port}.log",
+    )
+    service = Service(base=f"http://127.0.0.1:{port}", child=child)
+    try:
+        wait_until(child, f"{service.base}/healthz")
+    except BaseException:
+        child.stop()
+        raise
+    return service
+
+
+# -- setup --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """What both service runs share: one OpenBao, one database, one signing key, the seed data."""
+
+    workdir: Path
+    bao: OpenBao
+    database_url: str
+    private_key: Path
+    public_key: Path
+    issuer: str
+    audience: str
+    users: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def running_stack(database_url: str | None) -> Iterator[Stack]:
+    import hvac
+
+    from adapters.db.migrate import upgrade
+    from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair, issue_token
+    from adapters.vault.bootstrap import ensure_kv_mount
+
+    with tempfile.TemporaryDirectory(prefix="mirage-bench-") as tmp:
+        workdir = Path(tmp)
+        bao = start_openbao(workdir)
+        try:
+            ensure_kv_mount(hvac.Client(url=bao.addr, token=bao.token), MOUNT)
+            url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+            upgrade(url)
+            private_key, public_key = ensure_dev_keypair(workdir / "auth")
+            stack = Stack(workdir, bao, url, private_key, public_key, DEV_ISSUER, DEV_AUDIENCE)
+            stack.users = [f"bench-user-{i:02d}" for i in range(SEED_USERS)]
+            stack.keys = [f"key-{i:02d}" for i in range(SEED_KEYS)]
+            # Long enough for any run; the service may cache verified tokens until `exp`.
+            stack.tokens = {user: issue_token(private_key, user, ttl_seconds=4 * 3600) for user in stack.users}
+            yield stack
+        finally:
+            bao.child.stop()
+
+
+def seed(service: Service, stack: Stack) -> None:
+    """Write every (user, key) through the API, a few requests at a time (it's setup, not load)."""
+
+    async def write_all() -> list[str]:
+        failures: list[str] = []
+        limit = asyncio.Semaphore(8)
+        async with httpx.AsyncClient(base_url=service.base, timeout=30.0, trust_env=False) as client:
+
+            async def write(user: str, key: str) -> None:
+                async with limit:
+                    response = await client.post(
+                        "/api/v1/secrets",
+                        json={"key": key, "value": f"seed-{user}-{key}", "tags": ["bench"]},
+                        headers={"Authorization": f"Bearer {stack.tokens[user]}"},
+                    )
+                if response.status_code != 201:
+                    failures.append(f"{user}/{key}: {response.status_code} {response.text[:200]}")
+
+            await asyncio.gather(*(write(u, k) for u in stack.users for k in stack.keys))
+        return failures
+
+    started = time.monotonic()
+    failures = asyncio.run(write_all())
+    if failures:
+        raise RuntimeError(f"seeding failed for {len(failures)} secrets, first: {failures[0]}")
+    count = len(stack.users) * len(stack.keys)
+    print(f"  seeded {count} secrets in {time.monotonic() - started:.1f}s", flush=True)
+
+
+def flush_redis(url: str) -> None:
+    """The bench's own Redis database starts empty, so no entry from an earlier run is read."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        sys.exit(f"bench: --redis needs Redis at {url} ({type(exc).__name__}: {exc})")
+
+
+def write_mix_data(stack: Stack, path: Path) -> None:
+    """The request sequence the mix script replays: Zipf-skewed over every seeded (user, key)."""
+    rng = random.Random(20_241_128)  # fixed: the same sequence every run
+    pairs = [(u, k) for u in range(len(stack.users)) for k in stack.keys]
+    rng.shuffle(pairs)  # rank 1 is some random pair, not always user 0's first key
+    weights = [1 / rank**ZIPF_S for rank in range(1, len(pairs) + 1)]
+    ops = rng.choices(pairs, weights=weights, k=MIX_OPS)
+    lines = ["return {", "tokens = {"]
+    lines += [f'"{stack.tokens[user]}",' for user in stack.users]
+    lines += ["},", "ops = {"]
+    # Lua tables count from 1, hence user + 1.
+    lines += [f'{{{u + 1},"{k}",{"true" if rng.random() < MIX_WRITE_SHARE else "false"}}},' for u, k in ops]
+    lines += ["},", "}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    duration: float
+    warmup: float
+    workers: int
+    redis_url: str | None
+
+
+def raw_openbao(stack: Stack, plan: Plan, user: str, key: str) -> WrkResult:
+    url = f"{stack.bao.addr}/v1/{MOUNT}/data/users/{user}/custom/{key}"
+    return run_wrk(url, plan.duration, headers={"X-Vault-Token": stack.bao.token})
+
+
+def measured(stack: Stack, plan: Plan, label: str, run) -> ScenarioResult:  # noqa: ANN001
+    """Warm up (unmeasured: fills every worker's cache), then a raw OpenBao run, then the scenario.
+
+    The Vault read counter is read around the measured run only, so warm-up traffic and the raw
+    OpenBao run (which are KV reads too) aren't counted.
+    """
+    user, key = stack.users[0], stack.keys[0]
+    print(f"- {label}", flush=True)
+    run(plan.warmup)
+    baseline = raw_openbao(stack, plan, user, key)
+    print(f"    raw OpenBao right before: {baseline.rps:,.0f} req/s", flush=True)
+    before = vault_kv_reads(stack.bao)
+    result = run(plan.duration)
+    after = vault_kv_reads(stack.bao)
+    reads = after - before if before is not None and after is not None else None
+    note = f", {result.errors} errors" if result.errors else ""
+    print(f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms{note}", flush=True)
+    return ScenarioResult(label, result, baseline, vault_reads=reads)
+
+
+def single_key_reader(service: Service, stack: Stack):  # noqa: ANN201
+    url = f"{service.base}/api/v1/secrets/{stack.keys[0]}"
+    headers = {"Authorization": f"Bearer {stack.tokens[stack.users[0]]}"}
+    return lambda seconds: run_wrk(url, seconds, headers=headers)
+
+
+def mixer(service: Service, data_file: Path):  # noqa: ANN201
+    return lambda seconds: run_wrk(service.base, seconds, script=MIX_SCRIPT, env={"BENCH_MIX_DATA": str(data_file)})
+
+
+def vault_reads_per_uncached_get(service: Service, stack: Stack, count: int = 20) -> float | None:
+    """KV reads one GET costs when nothing is cached, measured exactly: sequential, idle server.
+
+    (Around a wrk run the counter also includes the up to 32 requests still in flight when wrk
+    stops, which wrk doesn't count as done: at ~150 req/s that alone adds ~0.14 reads/request.)
+    """
+    before = vault_kv_reads(stack.bao)
+    headers = {"Authorization": f"Bearer {stack.tokens[stack.users[1]]}"}
+    with httpx.Client(base_url=service.base, timeout=10.0, trust_env=False) as client:
+        for _ in range(count):
+            client.get(f"/api/v1/secrets/{stack.keys[1]}", headers=headers).raise_for_status()
+    after = vault_kv_reads(stack.bao)
+    return (after - before) / count if before is not None and after is not None else None
+
+
+@dataclass
+class Report:
+    rows: list[ScenarioResult]
+    reads_per_uncached_get: float | None
+
+
+def run_all(plan: Plan, database_url: str | None) -> Report:
+    rows: list[ScenarioResult] = []
+    if plan.redis_url:
+        flush_redis(plan.redis_url)
+    with running_stack(database_url) as stack:
+        print(f"OpenBao {stack.bao.addr}; database {stack.database_url.split('://')[0]}", flush=True)
+        mix_data = stack.workdir / "mix-data.lua"
+        write_mix_data(stack, mix_data)
+
+        service = start_service(stack, workers=plan.workers, cache_ttl=None, redis_url=plan.redis_url)
+        try:
+            print(f"service (cache on, default TTL) at {service.base}, {plan.workers} workers", flush=True)
+            seed(service, stack)
+            warm = measured(stack, plan, "(b) service GET, warm cache", single_key_reader(service, stack))
+            # (a) is the raw run made right before (b), as PERFORMANCE.md asks.
+            rows.append(ScenarioResult("(a) raw OpenBao KV v2 read", warm.baseline, None))
+            rows.append(warm)
+            rows.append(measured(stack, plan, "(d) mix 90/10, Zipf, cache on", mixer(service, mix_data)))
+        finally:
+            service.child.stop()
+            keep_service_log(service.child, "service-cache-on")
+
+        service = start_service(stack, workers=plan.workers, cache_ttl=0, redis_url=plan.redis_url)
+        try:
+            print(f"service (CACHE_TTL_SECONDS=0) at {service.base}", flush=True)
+            per_get = vault_reads_per_uncached_get(service, stack)
+            rows.insert(2, measured(stack, plan, "(c) service GET, cache off", single_key_reader(service, stack)))
+            # Not in the brief's list, but it is what makes "Vault calls saved" computable for (d).
+            rows.append(measured(stack, plan, "(e) mix 90/10, Zipf, cache off", mixer(service, mix_data)))
+        finally:
+            service.child.stop()
+            keep_service_log(service.child, "service-cache-off")
+    return Report(rows, per_get)
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{suffix}"
+
+
+def cache_notes(report: Report) -> list[str]:
+    """Hit ratio and Vault calls saved, estimated from OpenBao's own read counter.
+
+    The service has no metrics endpoint (yet), so: a GET that misses the cache costs as many KV
+    reads as a GET with the cache off (probed exactly, one request at a time); a hit costs none.
+    """
+    by_tag = {row.label[:3]: row for row in report.rows}
+    lines = []
+    warm, per_get = by_tag.get("(b)"), report.reads_per_uncached_get
+    if warm and warm.vault_reads is not None and per_get:
+        would_cost = warm.result.requests * per_get
+        saved = would_cost - warm.vault_reads
+        lines.append(
+            f"- (b): {warm.result.requests:,} GETs made {warm.vault_reads:,} Vault KV reads; an uncached GET "
+            f"makes {per_get:g} (probed with the cache off): ~{saved:,.0f} Vault calls saved, "
+            f"estimated cache hit ratio {1 - warm.vault_reads / would_cost:.1%}"
+        )
+    else:
+        lines.append("- (b): cache hit ratio n/a, Vault calls saved n/a (OpenBao metrics unavailable)")
+    mix_on, mix_off = by_tag.get("(d)"), by_tag.get("(e)")
+    if mix_on and mix_off and mix_on.vault_reads is not None and mix_off.vault_reads_per_request:
+        per_request = mix_off.vault_reads_per_request
+        saved = mix_on.result.requests * per_request - mix_on.vault_reads
+        lines.append(
+            f"- (d): {mix_on.vault_reads_per_request:.2f} Vault KV reads per request vs {per_request:.2f} with the "
+            f"cache off (e): ~{saved:,.0f} Vault calls saved in {mix_on.result.requests:,} requests "
+            f"(~{1 - mix_on.vault_reads_per_request / per_request:.0%} fewer; approximate: writes read Vault too, "
+            "and requests in flight when wrk stops are in the counter but not in wrk's count)"
+        )
+    else:
+        lines.append("- (d): Vault calls saved n/a (OpenBao metrics unavailable)")
+    return lines
+
+
+def error_notes(rows: list[ScenarioResult]) -> list[str]:
+    lines = []
+    for row in rows:
+        result = row.result
+        if result.statuses:
+            codes = ", ".join(f"{code}: {count:,}" for code, count in sorted(result.statuses.items()))
+            lines.append(f"- {row.label[:3]} responses by status: {codes}")
+        if result.errors:
+            lines.append(
+                f"- **{row.label[:3]} INVALID**: {result.non_2xx:,} non-2xx/3xx responses, "
+                f"{result.socket_errors:,} socket errors out of {result.requests:,} requests"
+            )
+    return lines
+
+
+def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
+    rows = report.rows
+    head = [
+        f"# Mirage Secrets benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{plan.duration:g}s --latency (after a {plan.warmup:g}s "
+        f"unmeasured warm-up); {plan.workers} service workers; cache "
+        f"{'Redis ' + plan.redis_url if plan.redis_url else 'in-process'}; database "
+        f"{'given by --database-url' if args.database_url else 'temp SQLite'}; commit {git_commit()}"
+        + (" (working tree has local changes)" if git_dirty() else ""),
+        "",
+        "| scenario | req/s | p50 | p99 | ratio to raw OpenBao |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    body = [
+        f"| {row.label} | {row.result.rps:,.0f} | {row.result.p50_ms:.1f} ms | {row.result.p99_ms:.1f} ms | "
+        f"{_fmt(row.ratio, '.2f', '×') if row.baseline else '1.00×'}"
+        f"{' (errors!)' if row.result.errors else ''} |"
+        for row in rows
+    ]
+    baselines = ", ".join(f"{row.label[:3]} {row.baseline.rps:,.0f}" for row in rows if row.baseline)
+    tail = [
+        "",
+        f"Each ratio divides by the raw OpenBao run made right before that scenario (req/s: {baselines}); "
+        "(a) is the one before (b).",
+        "",
+        "Cache effect (from OpenBao's `vault_route_read_mirage_` counter around each measured run):",
+        *cache_notes(report),
+    ]
+    errors = error_notes(rows)
+    tail += ["", "Responses and errors:", *errors] if errors else ["", "No non-2xx responses or socket errors."]
+    return "\n".join(head + body + tail) + "\n"
+
+
+def git_commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def git_dirty() -> bool:
+    done = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True)
+    return bool(done.stdout.strip())
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes (default 2)")
+    parser.add_argument("--redis", action="store_true", help=f"use Redis {REDIS_BENCH_URL} (flushed first)")
+    parser.add_argument("--database-url", help="postgresql+asyncpg://... instead of a temp SQLite file")
+    parser.add_argument("--quick", action="store_true", help="3 s runs: a smoke check, not a measurement")
+    return parser.parse_args(argv)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so the `finally` blocks stop OpenBao and the service
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    duration = 3.0 if args.quick else args.duration
+    plan = Plan(
+        duration=duration,
+        warmup=1.0 if args.quick else 2.0,
+        workers=args.workers,
+        # Several workers need the shared cache: the service refuses in-process caches then.
+        redis_url=REDIS_BENCH_URL if args.redis or args.workers > 1 else None,
+    )
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    ensure_wrk()
+    try:
+        results = run_all(plan, args.database_url)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; OpenBao and the service were stopped", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    report = render(results, args, plan)
+    print("\n" + report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report)
+    print(f"written to {RESULTS.relative_to(REPO)} (service logs without access lines: bench/results/service-*.log)")
+    return 1 if any(row.result.errors for row in results.rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
