@@ -6,7 +6,8 @@ import hvac
 import pytest
 
 from adapters.db.migrate import upgrade
-from adapters.vault.bootstrap import ensure_kv_mount
+from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
+from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 from adapters.vault.hvac_vault import HvacSecretVault
 from tests.support.openbao import start_dev_openbao
 from tests.support.postgres import create_test_database, drop_test_database, postgres_admin_url, server_answers
@@ -15,11 +16,19 @@ MOUNT = "mirage"
 
 
 @pytest.fixture(scope="session")
-def openbao():
+def signing_keys(tmp_path_factory):
+    """The key pair that signs the tests' bearer tokens: (private key file, public key file)."""
+    return ensure_dev_keypair(tmp_path_factory.mktemp("auth"))
+
+
+@pytest.fixture(scope="session")
+def openbao(signing_keys):
+    """Bootstrapped like production: KV v2 mount, policies, JWT auth with the tests' key, AppRole."""
     server = start_dev_openbao()
     try:
         client = hvac.Client(url=server.addr, token=server.root_token)
-        ensure_kv_mount(client, MOUNT)
+        jwt = JwtAuthSetup(issuer=DEV_ISSUER, audience=DEV_AUDIENCE, public_key_pem=signing_keys[1].read_text())
+        bootstrap_vault(client, MOUNT, jwt=jwt, user_auth="jwt")
         client.adapter.close()
         yield server
     finally:

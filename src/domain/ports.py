@@ -44,6 +44,13 @@ class SecretVault(Protocol):
     async def health(self) -> VaultHealth: ...
 
 
+class VaultSessions(Protocol):
+    """The Vault a principal's operations run against: one shared service identity, or the
+    principal's own Vault token, so that Vault's policies enforce isolation as well."""
+
+    async def for_principal(self, principal: Principal) -> SecretVault: ...
+
+
 class SecretIndex(Protocol):
     """The per-user index of secrets (metadata only, never values)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _MASK = "********"
 
@@ -61,7 +61,12 @@ def is_valid_secret_key(raw: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The verified caller. `user_id` comes from the verified identity token, never from input."""
+    """The verified caller. `user_id` comes from the verified identity token, never from input.
+
+    `credential` is the bearer token it was verified from: in per-user Vault mode the service logs
+    in to Vault with it, so that Vault itself checks whose secrets are touched.
+    """
 
     user_id: str
     is_admin: bool = False
+    credential: SecretValue | None = field(default=None, compare=False, repr=False)

@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
-from entrypoints.settings import SettingsError, load_database_settings, load_settings, load_vault_settings
+from entrypoints.settings import (
+    SettingsError,
+    load_auth_settings,
+    load_database_settings,
+    load_settings,
+    load_vault_settings,
+)
 
 DEFAULT_DATA_DIR = ".data"
 DEV_DATABASE_FILE = "mirage.sqlite3"
@@ -45,8 +51,8 @@ def _upgrade_database(url: str) -> None:
     upgrade(url)
 
 
-def _bootstrap_vault() -> str:
-    from adapters.vault.bootstrap import ensure_kv_mount
+def _bootstrap_vault() -> list[str]:
+    from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
     from adapters.vault.client import build_client
 
     vault = load_vault_settings(os.environ)
@@ -58,12 +64,22 @@ def _bootstrap_vault() -> str:
         namespace=vault.namespace,
         verify=not vault.skip_verify,
     )
-    action = ensure_kv_mount(client, vault.mount)
-    return f"KV v2 mount '{vault.mount}/' {action}: max_versions=10, cas_required=true"
+    jwt = None
+    if os.environ.get("AUTH_ISSUER"):  # Vault checks users' tokens the way the service does
+        auth = load_auth_settings(os.environ)
+        jwt = JwtAuthSetup(
+            issuer=auth.issuer,
+            audience=auth.audience,
+            roles_claim=auth.roles_claim,
+            jwks_url=auth.jwks_url,
+            public_key_pem=Path(auth.public_key_file).read_text() if auth.public_key_file else None,
+            path=vault.jwt_auth_path,
+        )
+    return bootstrap_vault(client, vault.mount, jwt=jwt, user_auth=vault.user_auth)
 
 
 def cmd_vault_bootstrap(args: argparse.Namespace) -> int:
-    print(_bootstrap_vault())
+    print("\n".join(_bootstrap_vault()))
     return 0
 
 
@@ -107,7 +123,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         os.environ.pop("AUTH_JWKS_URL", None)
         os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / DEV_DATABASE_FILE}")
         settings = load_settings(os.environ, dev_mode=True)
-        print(_bootstrap_vault())
+        print("\n".join(_bootstrap_vault()))
         _upgrade_database(settings.database.url)
         base = f"http://{settings.server.host}:{settings.server.port}"
         print(
@@ -138,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     vault = commands.add_parser("vault", help="Vault administration")
     vault_commands = vault.add_subparsers(dest="vault_command", required=True)
-    bootstrap = vault_commands.add_parser("bootstrap", help="mount KV v2 with max_versions=10, cas_required=true")
+    bootstrap = vault_commands.add_parser(
+        "bootstrap", help="KV v2 mount, policies, JWT auth (when AUTH_* are set) and the AppRole role; idempotent"
+    )
     bootstrap.set_defaults(handler=cmd_vault_bootstrap)
 
     db = commands.add_parser("db", help="database schema")

@@ -14,8 +14,9 @@ from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
 from adapters.vault.hvac_vault import HvacSecretVault
+from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from domain.errors import VaultRefused, VaultUnavailable
-from domain.ports import IdentityVerifier, SecretCache
+from domain.ports import IdentityVerifier, SecretCache, VaultSessions
 from entrypoints.settings import Settings
 from services.secret_service import CachePolicy, SecretService
 
@@ -25,7 +26,8 @@ log = logging.getLogger("mirage.container")
 @dataclass
 class Container:
     settings: Settings
-    vault: HvacSecretVault
+    vault: HvacSecretVault  # the service's own identity: health, cache key, background jobs
+    vaults: VaultSessions  # whose identity runs each user's operations
     database: Database
     cache: SecretCache
     identity: IdentityVerifier
@@ -34,6 +36,8 @@ class Container:
     async def close(self) -> None:
         if isinstance(self.cache, RedisSecretCache):
             await self.cache.close()
+        if isinstance(self.vaults, JwtVaultSessions):
+            await self.vaults.close()
         await self.vault.close()
         await self.database.dispose()
 
@@ -60,8 +64,9 @@ async def build_container(settings: Settings) -> Container:
         jwks_url=auth.jwks_url,
         roles_claim=auth.roles_claim,
     )
+    vaults = _build_vault_sessions(settings, vault)
     secrets = SecretService(
-        vault=vault,
+        vaults=vaults,
         index=SqlSecretIndex(database),
         users=SqlUserDirectory(database),
         cache=cache,
@@ -70,7 +75,27 @@ async def build_container(settings: Settings) -> Container:
         ),
     )
     return Container(
-        settings=settings, vault=vault, database=database, cache=cache, identity=identity, secrets=secrets
+        settings=settings,
+        vault=vault,
+        vaults=vaults,
+        database=database,
+        cache=cache,
+        identity=identity,
+        secrets=secrets,
+    )
+
+
+def _build_vault_sessions(settings: Settings, service_vault: HvacSecretVault) -> VaultSessions:
+    vault_settings = settings.vault
+    if vault_settings.user_auth == "token":
+        return SharedVaultSessions(service_vault)
+    return JwtVaultSessions(
+        addr=vault_settings.addr,
+        mount=vault_settings.mount,
+        auth_path=vault_settings.jwt_auth_path,
+        namespace=vault_settings.namespace,
+        verify=not vault_settings.skip_verify,
+        timeout=vault_settings.timeout_seconds,
     )
 
 

@@ -23,9 +23,14 @@ class VaultSettings(msgspec.Struct, frozen=True):
     skip_verify: bool = False
     mount: str = DEFAULT_MOUNT
     timeout_seconds: float = 5.0
+    user_auth: str = "token"  # "jwt": each user's operations run with that user's own Vault token
+    jwt_auth_path: str = "jwt"
 
     def __repr__(self) -> str:  # the token and secret id must never reach a log line
-        return f"VaultSettings(addr={self.addr!r}, mount={self.mount!r}, approle={self.role_id is not None})"
+        return (
+            f"VaultSettings(addr={self.addr!r}, mount={self.mount!r}, approle={self.role_id is not None}, "
+            f"user_auth={self.user_auth!r})"
+        )
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
@@ -120,7 +125,12 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
     mount = (_optional(env, "VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
     if not mount or "/" in mount:
         raise SettingsError(f"VAULT_MOUNT must be a single path segment, not {mount!r}")
+    user_auth = (_optional(env, "VAULT_USER_AUTH") or "token").lower()
+    if user_auth not in ("token", "jwt"):
+        raise SettingsError(f"VAULT_USER_AUTH must be 'token' or 'jwt', not {user_auth!r}")
     return VaultSettings(
+        user_auth=user_auth,
+        jwt_auth_path=(_optional(env, "VAULT_JWT_AUTH_PATH") or "jwt").strip("/"),
         addr=addr,
         token=token,
         role_id=role_id,

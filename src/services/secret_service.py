@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
-from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory
+from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
     SecretLocator,
     SecretMetadata,
@@ -93,7 +93,7 @@ class SecretService:
     def __init__(
         self,
         *,
-        vault: SecretVault,
+        vaults: VaultSessions,
         index: SecretIndex,
         users: UserDirectory,
         cache: SecretCache,
@@ -101,7 +101,7 @@ class SecretService:
         clock: Callable[[], datetime] = utc_now,
         epoch_clock: Callable[[], float] = time.time,  # cache ages are shared between instances
     ) -> None:
-        self._vault = vault
+        self._vaults = vaults
         self._index = index
         self._users = users
         self._cache = cache
@@ -131,8 +131,9 @@ class SecretService:
         description = validate_description(description) if description is not None else None
         locator = locate(principal.user_id, key)
 
+        vault = await self._vaults.for_principal(principal)
         async with self._changing(locator):
-            metadata, written, previous = await self._write_value(locator, value, cas=cas)
+            metadata, written, previous = await self._write_value(vault, locator, value, cas=cas)
             await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
             metadata = replace(
                 metadata,
@@ -140,17 +141,17 @@ class SecretService:
                 tags=tags if tags is not None else metadata.tags,
                 description=description if description is not None else metadata.description,
             )
-            await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return StoredVersion(key=key, version=written, previous_version=previous)
 
     async def _write_value(
-        self, locator: SecretLocator, value: SecretValue, *, cas: int | None
+        self, vault: SecretVault, locator: SecretLocator, value: SecretValue, *, cas: int | None
     ) -> tuple[SecretMetadata, int, int]:
         """Write a new version with check-and-set. Returns (metadata to keep, new, previous version)."""
         attempts = 1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS
         for attempt in range(attempts):
-            current = await self._vault.read_metadata(locator.path)
+            current = await vault.read_metadata(locator.path)
             current_version = current.current_version if current else 0
             expected = cas if cas is not None else current_version
             if cas is not None and cas != current_version:
@@ -158,7 +159,7 @@ class SecretService:
                     f"the secret is at version {current_version}, not {cas}", current_version=current_version
                 )
             try:
-                entry = await self._vault.write(locator.path, {locator.value_field: value}, cas=expected)
+                entry = await vault.write(locator.path, {locator.value_field: value}, cas=expected)
             except VersionConflict as conflict:
                 if attempt + 1 >= attempts:
                     raise VersionConflict(str(conflict), current_version=None) from None
@@ -188,21 +189,21 @@ class SecretService:
     async def delete(self, principal: Principal, key: str) -> int:
         """Soft delete: the newest version's data goes; history stays. Returns versions kept."""
         locator = locate(principal.user_id, key)
-        metadata = await self._vault.read_metadata(locator.path)
-        if metadata is None or not metadata.is_live:
-            raise SecretNotFound("no secret is stored under this key")
+        vault = await self._vaults.for_principal(principal)
+        metadata = await self._live_metadata(vault, locator)
         async with self._changing(locator):
-            await self._vault.soft_delete(locator.path)
+            await vault.soft_delete(locator.path)
             await self._index.mark_deleted(principal.user_id, key, self._clock())
         return sum(1 for v in metadata.versions if not v.destroyed)
 
     async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
         locator = locate(principal.user_id, key)
-        old = await self._vault.read(locator.path, version=to_version)
+        vault = await self._vaults.for_principal(principal)
+        old = await vault.read(locator.path, version=to_version)
         if locator.value_field not in old.data:
             raise VersionGone(f"version {to_version} holds no value")
         async with self._changing(locator):
-            metadata, written, _ = await self._write_value(locator, old.data[locator.value_field], cas=None)
+            metadata, written, _ = await self._write_value(vault, locator, old.data[locator.value_field], cas=None)
             await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return Rollback(key=key, new_version=written, restored_from=to_version)
 
@@ -216,7 +217,8 @@ class SecretService:
         description: str | None | _Unset = UNSET,
     ) -> SecretMetadata:
         locator = locate(principal.user_id, key)
-        current = await self._live_metadata(locator)
+        vault = await self._vaults.for_principal(principal)
+        current = await self._live_metadata(vault, locator)
         metadata = self._metadata_or_new(locator, current)
         if not isinstance(tags, _Unset):
             metadata = replace(metadata, tags=validate_tags(tags))
@@ -229,7 +231,7 @@ class SecretService:
                 metadata, description=validate_description(description) if description is not None else None
             )
         async with self._changing(locator):
-            await self._vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
         return metadata
 
@@ -248,14 +250,14 @@ class SecretService:
         """The newest value: from cache while fresh; from a stale cache entry only if Vault is down."""
         locator = locate(principal.user_id, key)
         if not self._policy.enabled:
-            return self._view(locator, await self._read_vault(locator, version=None))
+            return self._view(locator, await self._read_vault(principal, locator, version=None))
         generation = self._generations.get(locator.path, 0)
         cached = await self._cache.get(locator.path)
         age = self._now() - cached.cached_at if cached else None
         if cached and age < self._policy.ttl_seconds:
             return self._view(locator, cached)
         try:
-            snapshot = await self._read_vault(locator, version=None)
+            snapshot = await self._read_vault(principal, locator, version=None)
         except VaultUnavailable:
             if cached and age < self._policy.max_stale_seconds:
                 return self._view(locator, cached, stale_seconds=age)
@@ -266,12 +268,11 @@ class SecretService:
 
     async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
         locator = locate(principal.user_id, key)
-        return self._view(locator, await self._read_vault(locator, version=version))
+        return self._view(locator, await self._read_vault(principal, locator, version=version))
 
-    async def _read_vault(self, locator: SecretLocator, *, version: int | None) -> CachedSecret:
-        entry, current = await asyncio.gather(
-            self._vault.read(locator.path, version=version), self._vault.read_metadata(locator.path)
-        )
+    async def _read_vault(self, principal: Principal, locator: SecretLocator, *, version: int | None) -> CachedSecret:
+        vault = await self._vaults.for_principal(principal)
+        entry, current = await asyncio.gather(vault.read(locator.path, version=version), vault.read_metadata(locator.path))
         if locator.value_field not in entry.data:
             raise SecretNotFound("no value is stored under this key")
         # Recorded on Vault reads only, so "last accessed" is precise to the cache TTL and the
@@ -301,12 +302,13 @@ class SecretService:
 
     async def get_metadata(self, principal: Principal, key: str) -> tuple[SecretMetadata, VaultMetadata]:
         locator = locate(principal.user_id, key)
-        current = await self._live_metadata(locator)
+        current = await self._live_metadata(await self._vaults.for_principal(principal), locator)
         return self._metadata_or_new(locator, current), current
 
     async def versions(self, principal: Principal, key: str) -> VersionHistory:
         locator = locate(principal.user_id, key)
-        metadata = await self._vault.read_metadata(locator.path)
+        vault = await self._vaults.for_principal(principal)
+        metadata = await vault.read_metadata(locator.path)
         if metadata is None:
             raise SecretNotFound("no secret is stored under this key")
         newest_first = tuple(sorted(metadata.versions, key=lambda v: v.version, reverse=True))
@@ -322,8 +324,8 @@ class SecretService:
     ) -> list[SecretRecord]:
         return await self._index.list(principal.user_id, secret_type=secret_type, tags=tags, query=query)
 
-    async def _live_metadata(self, locator: SecretLocator) -> VaultMetadata:
-        metadata = await self._vault.read_metadata(locator.path)
+    async def _live_metadata(self, vault: SecretVault, locator: SecretLocator) -> VaultMetadata:
+        metadata = await vault.read_metadata(locator.path)
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata

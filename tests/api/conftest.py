@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair, issue_token
+from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, issue_token
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
@@ -19,13 +19,9 @@ def database_url(pg_url):
     return pg_url
 
 
-@pytest.fixture(scope="session")
-def signing_keys(tmp_path_factory):
-    return ensure_dev_keypair(tmp_path_factory.mktemp("auth"))
-
-
-def api_env(openbao, database_url: str, public_key) -> dict[str, str]:
+def api_env(openbao, database_url: str, public_key, *, user_auth: str = "token") -> dict[str, str]:
     return {
+        "VAULT_USER_AUTH": user_auth,
         "VAULT_ADDR": openbao.addr,
         "VAULT_TOKEN": openbao.root_token,
         "DATABASE_URL": database_url,
@@ -35,9 +31,10 @@ def api_env(openbao, database_url: str, public_key) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def settings(openbao, database_url, signing_keys) -> Settings:
-    return load_settings(api_env(openbao, database_url, signing_keys[1]))
+@pytest.fixture(scope="session", params=["token", "jwt"], ids=["vault-token", "vault-jwt"])
+def settings(request, openbao, database_url, signing_keys) -> Settings:
+    """The API suite runs twice: one service token for all users, and each user's own Vault token."""
+    return load_settings(api_env(openbao, database_url, signing_keys[1], user_auth=request.param))
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 
-async def test_two_users_never_see_each_others_secrets(client, token_for):
-    alice = {"Authorization": f"Bearer {token_for('alice_iso')}"}
-    bob = {"Authorization": f"Bearer {token_for('bob_iso')}"}
+async def test_two_users_never_see_each_others_secrets(client, token_for, user):
+    alice = {"Authorization": f"Bearer {token_for(user + '_alice')}"}
+    bob = {"Authorization": f"Bearer {token_for(user + '_bob')}"}
     assert (await client.post("/api/v1/secrets", json={"key": "shared-name", "value": "alice-value"}, headers=alice)).status_code == 201
     assert (await client.post("/api/v1/secrets", json={"key": "only-alice", "value": "a2"}, headers=alice)).status_code == 201
     # Bob's secret with the same key is his own, at version 1.
@@ -32,11 +32,11 @@ async def test_two_users_never_see_each_others_secrets(client, token_for):
     assert (alice_secret["value"], alice_secret["version"], alice_secret["metadata"]["tags"]) == ("a2", 1, [])
 
 
-async def test_the_user_id_comes_from_the_token_not_the_body(client, token_for):
-    mallory = {"Authorization": f"Bearer {token_for('mallory_iso')}"}
+async def test_the_user_id_comes_from_the_token_not_the_body(client, token_for, user):
+    mallory = {"Authorization": f"Bearer {token_for(user + '_mallory')}"}
     response = await client.post(
-        "/api/v1/secrets", json={"key": "k", "value": "v", "user_id": "alice_iso"}, headers=mallory
+        "/api/v1/secrets", json={"key": "k", "value": "v", "user_id": user + "_alice"}, headers=mallory
     )
     assert response.status_code == 400
-    alice = {"Authorization": f"Bearer {token_for('alice_iso')}"}
+    alice = {"Authorization": f"Bearer {token_for(user + '_alice')}"}
     assert "k" not in [s["key"] for s in (await client.get("/api/v1/secrets", headers=alice)).json()["secrets"]]

@@ -96,3 +96,13 @@ class InMemorySecretVault:
         if not self.available:
             return VaultHealth(reachable=False)
         return VaultHealth(reachable=True, initialized=True, sealed=False, version="in-memory")
+
+
+class OneVaultForEveryone:
+    """`VaultSessions` for unit tests: every principal gets the same vault (the token mode)."""
+
+    def __init__(self, vault) -> None:
+        self.vault = vault
+
+    async def for_principal(self, principal):
+        return self.vault

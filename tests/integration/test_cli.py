@@ -22,7 +22,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_vault_bootstrap_is_idempotent_on_a_fresh_mount(openbao):
     env = {"VAULT_ADDR": openbao.addr, "VAULT_TOKEN": openbao.root_token, "VAULT_MOUNT": "bootstrap-test"}
     first, second = run("vault", "bootstrap", env=env), run("vault", "bootstrap", env=env)
-    assert first.returncode == 0 and "mounted" in first.stdout, first.stderr
+    assert first.returncode == 0 and "mounted" in first.stdout and "AppRole mirage-backend" in first.stdout, first.stderr
     assert second.returncode == 0 and "kept" in second.stdout, second.stderr
     config = hvac.Client(url=openbao.addr, token=openbao.root_token).secrets.kv.v2.read_configuration(
         mount_point="bootstrap-test"

@@ -68,8 +68,12 @@ class DevOpenBao:
         self.log_path.unlink(missing_ok=True)
 
 
-def start_dev_openbao(port: int | None = None) -> DevOpenBao:
-    """Start an in-memory dev server on 127.0.0.1 and wait until it is active."""
+def start_dev_openbao(port: int | None = None, *, config_file: Path | None = None) -> DevOpenBao:
+    """Start an in-memory dev server on 127.0.0.1 and wait until it is active.
+
+    `config_file` adds server configuration on top of dev mode, e.g. an audit device (OpenBao
+    declares those in its configuration, not through the API).
+    """
     # The dev server also opens a cluster listener on port + 1.
     port = port or free_port(consecutive=2)
     addr = f"http://127.0.0.1:{port}"
@@ -84,6 +88,7 @@ def start_dev_openbao(port: int | None = None) -> DevOpenBao:
                 "-dev",
                 f"-dev-root-token-id={token}",
                 f"-dev-listen-address=127.0.0.1:{port}",
+                *([f"-config={config_file}"] if config_file else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -22,7 +22,7 @@ from domain.values import Principal, SecretValue
 from adapters.cache.memory import InProcessSecretCache
 from services.secret_service import SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
-from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault
+from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault, OneVaultForEveryone
 
 ALICE = Principal(user_id="alice")
 BOB = Principal(user_id="bob")
@@ -67,7 +67,7 @@ def cache() -> InProcessSecretCache:
 
 @pytest.fixture
 def service(vault, index, users, cache, clock) -> SecretService:
-    return SecretService(vault=vault, index=index, users=users, cache=cache, clock=clock)
+    return SecretService(vaults=OneVaultForEveryone(vault), index=index, users=users, cache=cache, clock=clock)
 
 
 async def store(service: SecretService, value: str = "s3cret-1", principal: Principal = ALICE, **kwargs):

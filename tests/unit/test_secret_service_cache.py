@@ -11,7 +11,7 @@ from domain.errors import SecretNotFound, StorageUnavailable, VaultUnavailable
 from domain.values import Principal, SecretValue
 from services.secret_service import CachePolicy, SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
-from tests.fakes.vault import InMemorySecretVault
+from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
 ALICE = Principal("alice")
 PATH = "users/alice/custom/token"
@@ -37,7 +37,7 @@ def epoch() -> Epoch:
 
 def make_service(vault, epoch, policy=CachePolicy(ttl_seconds=300, max_stale_seconds=3600)) -> SecretService:
     return SecretService(
-        vault=vault,
+        vaults=OneVaultForEveryone(vault),
         index=InMemorySecretIndex(),
         users=InMemoryUserDirectory(),
         cache=InProcessSecretCache(retention_seconds=max(policy.max_stale_seconds, 1)),
@@ -112,7 +112,8 @@ async def test_with_the_cache_off_every_read_goes_to_vault(vault, epoch):
 async def test_a_change_that_fails_half_way_still_drops_the_cached_value(vault, epoch):
     users = InMemoryUserDirectory()
     service = SecretService(
-        vault=vault, index=InMemorySecretIndex(), users=users, cache=InProcessSecretCache(), epoch_clock=epoch
+        vaults=OneVaultForEveryone(vault), index=InMemorySecretIndex(), users=users, cache=InProcessSecretCache(),
+        epoch_clock=epoch,
     )
     await service.store(ALICE, key="token", value=SecretValue("one"))
     await service.get(ALICE, "token")

@@ -11,7 +11,7 @@ from pathlib import Path
 import jwt
 
 from domain.errors import NotAuthenticated
-from domain.values import Principal, is_valid_user_id
+from domain.values import Principal, SecretValue, is_valid_user_id
 
 ALGORITHMS = ("RS256", "ES256")
 
@@ -54,7 +54,7 @@ class JwtVerifier:
                 return principal
             del self._verified[digest]
         claims = self._decode(token)
-        principal = self._principal(claims)
+        principal = self._principal(claims, token)
         nbf = claims.get("nbf")
         if nbf is None or nbf <= now:  # a not-yet-valid token is not remembered
             self._remember(digest, float(claims["exp"]) - _EXPIRY_MARGIN_SECONDS, principal)
@@ -83,11 +83,15 @@ class JwtVerifier:
         except jwt.PyJWTError:
             raise NotAuthenticated("the token is malformed or its signature does not verify") from None
 
-    def _principal(self, claims: dict) -> Principal:
+    def _principal(self, claims: dict, token: str) -> Principal:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not is_valid_user_id(subject):
             raise NotAuthenticated("the token's subject is not a valid user id")
-        return Principal(user_id=subject, is_admin="admin" in _roles(claims.get(self._roles_claim)))
+        return Principal(
+            user_id=subject,
+            is_admin="admin" in _roles(claims.get(self._roles_claim)),
+            credential=SecretValue(token),
+        )
 
     def _remember(self, digest: bytes, valid_until: float, principal: Principal) -> None:
         self._verified[digest] = (valid_until, principal)

@@ -13,6 +13,14 @@ from domain.errors import VaultUnavailable
 VAULT_CONCURRENCY = 16
 
 
+def pooled_session() -> requests.Session:
+    session = requests.Session()
+    pooled = HTTPAdapter(pool_connections=1, pool_maxsize=VAULT_CONCURRENCY)
+    session.mount("http://", pooled)
+    session.mount("https://", pooled)
+    return session
+
+
 def build_client(
     *,
     addr: str,
@@ -24,12 +32,8 @@ def build_client(
     timeout: float = 5.0,
 ) -> hvac.Client:
     """A client logged in with a token, or through AppRole when a role id is given."""
-    session = requests.Session()
-    pooled = HTTPAdapter(pool_connections=1, pool_maxsize=VAULT_CONCURRENCY)
-    session.mount("http://", pooled)
-    session.mount("https://", pooled)
     client = hvac.Client(
-        url=addr, token=token, namespace=namespace or None, verify=verify, timeout=timeout, session=session
+        url=addr, token=token, namespace=namespace or None, verify=verify, timeout=timeout, session=pooled_session()
     )
     if role_id:
         try:

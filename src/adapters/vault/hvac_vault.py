@@ -35,6 +35,10 @@ T = TypeVar("T")
 _CAS_MISMATCH = "check-and-set parameter did not match"
 
 
+def new_vault_executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=VAULT_CONCURRENCY, thread_name_prefix="vault")
+
+
 def parse_vault_time(raw: str | None) -> datetime | None:
     """Vault prints RFC 3339 with nanoseconds ('2024-11-13T21:51:50.898782695Z'); Python takes micro."""
     if not raw:
@@ -49,17 +53,20 @@ def parse_vault_time(raw: str | None) -> datetime | None:
 class HvacSecretVault:
     """Implements `domain.ports.SecretVault` on one KV v2 mount."""
 
-    def __init__(self, client: hvac.Client, *, mount: str, max_workers: int = VAULT_CONCURRENCY) -> None:
+    def __init__(self, client: hvac.Client, *, mount: str, executor: ThreadPoolExecutor | None = None) -> None:
         self._client = client
         self._mount = mount
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vault")
+        # Per-user vaults share their owner's pool; a vault that made its own pool closes it.
+        self._owns_pool = executor is None
+        self._pool = executor or new_vault_executor()
 
     @property
     def client(self) -> hvac.Client:
         return self._client
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.adapter.close()
 
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -1,0 +1,4 @@
+# Backups: take Raft snapshots, nothing else.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read"]
+}
