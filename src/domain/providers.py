@@ -1,0 +1,297 @@
+"""Provider credentials: what validating a Railway/GitHub token or a registry login tells us.
+
+Results, errors and ports for the provider adapters, plus the pure helpers that turn stored
+credentials into the formats consumers need. stdlib + msgspec only: the HTTP lives in
+`adapters.providers`. Nothing here puts a token in a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol
+
+from domain.errors import DomainError, InvalidInput
+from domain.values import SecretValue
+
+RAILWAY = "railway"
+GITHUB = "github"
+DOCKER_REGISTRY = "docker_registry"
+
+_DISPLAY = {RAILWAY: "Railway", GITHUB: "GitHub", DOCKER_REGISTRY: "Docker registry"}
+
+
+def provider_display_name(provider: str) -> str:
+    return _DISPLAY.get(provider, provider)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class ProviderError(DomainError):
+    """Base of the provider errors; `provider` is one of RAILWAY, GITHUB, DOCKER_REGISTRY."""
+
+    title = "Provider error"
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ProviderRejected(ProviderError):
+    """The provider answered and said no: the credential (or the request made with it) is bad.
+
+    The message says what the provider answered, e.g. "Railway answered: Not Authorized".
+    """
+
+    title = "Provider rejected the credential"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not answer: unreachable, timed out, or a 5xx. Retry later."""
+
+    title = "Provider unavailable"
+
+    def __init__(self, provider: str, retry_after: int | None = None, *, reason: str | None = None) -> None:
+        message = f"{provider_display_name(provider)} is unavailable"
+        if reason:
+            message = f"{message}: {reason}"
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+        self.reason = reason
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider is rate-limiting us; `retry_after` (seconds) is what it asked us to wait."""
+
+    title = "Provider rate limit reached"
+
+    def __init__(self, provider: str, retry_after: int) -> None:
+        super().__init__(
+            provider, f"{provider_display_name(provider)} rate limit reached; retry after {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+RailwayTokenKind = Literal["account", "workspace", "project"]
+
+GitHubTokenType = Literal[
+    "classic", "fine_grained", "oauth", "user_to_server", "server_to_server", "refresh", "unknown"
+]
+
+# What each kind of Railway token can do, as reported by `validate`.
+RAILWAY_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
+    "account": ("account:read", "projects:read", "projects:write", "variables:read", "variables:write"),
+    "workspace": ("projects:read", "projects:write", "variables:read", "variables:write"),
+    "project": ("variables:read", "variables:write"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RailwayTokenInfo:
+    kind: RailwayTokenKind
+    permissions: tuple[str, ...]
+    account_id: str | None = None
+    account_name: str | None = None
+    account_email: str | None = None
+    project_id: str | None = None
+    environment_id: str | None = None
+    # Projects a workspace token could list while being validated (ids only).
+    project_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubTokenInfo:
+    username: str
+    user_id: int
+    scopes: tuple[str, ...]
+    token_type: GitHubTokenType
+    expires_at: datetime | None
+    public_repos: int
+    total_private_repos: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryLoginResult:
+    valid: bool
+    detail: str
+    # How the registry wanted us to log in: "none" (anonymous), "basic", "bearer"; None if unknown.
+    scheme: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Ports
+
+
+class RailwayTokenValidator(Protocol):
+    """Asks Railway what a token is: account, workspace or project token.
+
+    Raises `ProviderRejected` when Railway refuses it in every form, `ProviderRateLimited`
+    on 429 and `ProviderUnavailable` when Railway can't answer.
+    """
+
+    async def validate(self, token: SecretValue) -> RailwayTokenInfo: ...
+
+
+class GitHubTokenValidator(Protocol):
+    """Asks GitHub who a token belongs to (`GET /user`), with scopes, type and expiry.
+
+    Raises `ProviderRejected`, `ProviderRateLimited` or `ProviderUnavailable`.
+    """
+
+    async def validate(self, token: SecretValue) -> GitHubTokenInfo: ...
+
+
+class RegistryLoginTester(Protocol):
+    """Logs in to a Docker registry the way `docker login` does; only a final 200 is valid.
+
+    Wrong credentials are a result (`valid=False` with a detail), not an error. A registry that
+    can't be reached or answers 5xx raises `ProviderUnavailable`; 429 raises `ProviderRateLimited`.
+    """
+
+    async def test(self, registry: str, username: str, password: SecretValue) -> RegistryLoginResult: ...
+
+
+class RailwayApi(Protocol):
+    """Railway's GraphQL API, bound to one user's token.
+
+    Raises `ProviderRejected` (Railway said no: bad token, unknown project, ...),
+    `ProviderRateLimited` or `ProviderUnavailable`.
+    """
+
+    async def upsert_variables(
+        self,
+        project_id: str,
+        environment_id: str,
+        service_id: str | None,
+        variables: Mapping[str, SecretValue],
+        replace: bool = False,
+    ) -> None:
+        """`variableCollectionUpsert`; with `replace=True` Railway drops variables not listed."""
+        ...
+
+    async def get_variables(
+        self, project_id: str, environment_id: str, service_id: str | None
+    ) -> dict[str, SecretValue]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+
+_GITHUB_PREFIXES: tuple[tuple[str, GitHubTokenType], ...] = (
+    ("github_pat_", "fine_grained"),
+    ("ghp_", "classic"),
+    ("gho_", "oauth"),
+    ("ghu_", "user_to_server"),
+    ("ghs_", "server_to_server"),
+    ("ghr_", "refresh"),
+)
+
+
+def github_token_type(token: SecretValue) -> GitHubTokenType:
+    """The token type GitHub encodes in the prefix; "unknown" for anything else (e.g. old 40-hex)."""
+    plain = token.reveal()
+    for prefix, kind in _GITHUB_PREFIXES:
+        if plain.startswith(prefix):
+            return kind
+    return "unknown"
+
+
+def parse_github_token_expiration(header: str) -> datetime:
+    """Parse `GitHub-Authentication-Token-Expiration`, in UTC.
+
+    GitHub has sent both `2026-09-03 02:34:04 UTC` and `2026-09-03 02:34:04 +0200`.
+    Raises ValueError for anything else.
+    """
+    text = header.strip()
+    if text.upper().endswith(" UTC"):
+        parsed = datetime.strptime(text[:-4].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    else:
+        parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+    return parsed.astimezone(UTC)
+
+
+def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:
+    """`X-OAuth-Scopes: repo, read:org` → ("repo", "read:org"); absent or empty → ()."""
+    if not header:
+        return ()
+    return tuple(scope.strip() for scope in header.split(",") if scope.strip())
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
+    """`Retry-After` as whole seconds (>= 0): delta-seconds or an HTTP date; None if unusable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0, int(delta + 0.999))
+
+
+# Docker Hub answers to several names; `docker login` stores it under the v1 index URL.
+DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+DOCKER_HUB_API = "registry-1.docker.io"
+DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
+
+_REGISTRY_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"(?::[0-9]{1,5})?$"
+)
+
+
+def normalize_registry(registry: str) -> str:
+    """The registry's `host[:port]`, lower-cased, from what a user typed.
+
+    Accepts `ghcr.io`, `https://ghcr.io/`, `https://index.docker.io/v1/`; Docker Hub aliases
+    all become `docker.io`. Raises `InvalidInput` for anything that isn't a host name.
+    """
+    text = registry.strip()
+    for scheme in ("https://", "http://"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
+            break
+    host, _, path = text.partition("/")
+    host = host.lower()
+    # Only an API version may follow the host (`https://index.docker.io/v1/`): a registry name
+    # ends up in a Vault path, so repository paths and anything like `..` are refused.
+    if path.strip("/") not in ("", "v1", "v2"):
+        raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
+    if not host or len(host) > 253 or not _REGISTRY_HOST.fullmatch(host):
+        raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
+    return "docker.io" if host in DOCKER_HUB_ALIASES else host
+
+
+def is_docker_hub(registry: str) -> bool:
+    return normalize_registry(registry) == "docker.io"
+
+
+def docker_config_key(registry: str) -> str:
+    """The key `docker login` writes in `~/.docker/config.json` `auths` for this registry."""
+    host = normalize_registry(registry)
+    return DOCKER_HUB_CONFIG_KEY if host == "docker.io" else host
+
+
+def docker_config_auth_entry(registry: str, username: str, password: SecretValue) -> dict[str, Any]:
+    """`{"auths": {key: {"auth": base64(user:password)}}}`. Holds the plaintext: owner only."""
+    pair = f"{username}:{password.reveal()}".encode()
+    return {"auths": {docker_config_key(registry): {"auth": base64.b64encode(pair).decode("ascii")}}}
+
+
+def railway_registry_credentials(username: str, password: SecretValue) -> dict[str, str]:
+    """Railway's `registryCredentials` pair. Holds the plaintext: owner only."""
+    return {"username": username, "password": password.reveal()}
