@@ -98,5 +98,19 @@ ensure_redis() {
     echo "redis: ok ($action)"
 }
 
+# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B).
+ensure_test_tools() {
+    local missing=()
+    [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+    command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+        echo "test tools: installed ${missing[*]}"
+    else
+        echo "test tools: ok (docker-registry, htpasswd)"
+    fi
+}
+
 ensure_postgres
 ensure_redis
+ensure_test_tools
