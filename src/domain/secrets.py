@@ -27,6 +27,20 @@ RESERVED_KEYS = frozenset(
     }
 )
 
+DOCKER_KEY_PREFIX = "docker/"
+# A normalised registry host[:port] (see `domain.providers.normalize_registry`): one path segment.
+_REGISTRY_SEGMENT = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
+
+
+def is_valid_registry_segment(registry: str) -> bool:
+    return bool(_REGISTRY_SEGMENT.fullmatch(registry)) and ".." not in registry
+
+
+def docker_key(registry: str) -> str:
+    """The API key of a registry's credentials; `registry` is already normalised."""
+    return DOCKER_KEY_PREFIX + registry
+
+
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$")
 _TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -69,6 +83,11 @@ def locate(user_id: str, key: str) -> SecretLocator:
         return SecretLocator(user_id, key, f"{root}/railway", "token", SecretType.RAILWAY_TOKEN)
     if key == "github":
         return SecretLocator(user_id, key, f"{root}/github", "token", SecretType.GITHUB_PAT)
+    if key.startswith(DOCKER_KEY_PREFIX):
+        registry = key[len(DOCKER_KEY_PREFIX) :]
+        if not is_valid_registry_segment(registry):
+            raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
+        return SecretLocator(user_id, key, f"{root}/docker/{registry}", "password", SecretType.DOCKER_CREDENTIALS)
     validate_custom_key(key)
     return SecretLocator(user_id, key, f"{root}/custom/{key}", "value", SecretType.CUSTOM)
 
@@ -127,10 +146,13 @@ class SecretMetadata:
     tags: tuple[str, ...] = ()
     description: str | None = None
     last_validated: datetime | None = None
+    # Provider-specific fields (token kind, scopes, expiry, ...), kept as Vault holds them.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def to_vault(self) -> dict[str, str]:
         # Vault metadata values are strings: lists are JSON arrays, times ISO 8601, absent is omitted.
         encoded = {
+            **self.extra,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
             "secret_type": self.secret_type,
@@ -152,7 +174,11 @@ class SecretMetadata:
             tags=_decode_tags(raw.get("tags"), fallback=fallback.tags),
             description=raw.get("description", fallback.description),
             last_validated=_parse_time(raw.get("last_validated")) or fallback.last_validated,
+            extra={k: v for k, v in raw.items() if k not in _KNOWN_METADATA} or dict(fallback.extra),
         )
+
+
+_KNOWN_METADATA = frozenset({"created_by", "created_at", "secret_type", "tags", "description", "last_validated"})
 
 
 def _decode_tags(raw: str | None, *, fallback: tuple[str, ...]) -> tuple[str, ...]:

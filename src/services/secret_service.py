@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
@@ -52,6 +52,7 @@ class SecretView:
     current_version: int
     updated_at: datetime
     stale_seconds: float | None = None  # set when served from cache because Vault was unreachable
+    fields: Mapping[str, SecretValue] = field(default_factory=dict)  # every field of the entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,11 @@ class SecretService:
         self, vault: SecretVault, locator: SecretLocator, value: SecretValue, *, cas: int | None
     ) -> tuple[SecretMetadata, int, int]:
         """Write a new version with check-and-set. Returns (metadata to keep, new, previous version)."""
+        return await self._write_data(vault, locator, {locator.value_field: value}, cas=cas)
+
+    async def _write_data(
+        self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None
+    ) -> tuple[SecretMetadata, int, int]:
         attempts = 1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS
         for attempt in range(attempts):
             current = await vault.read_metadata(locator.path)
@@ -159,7 +165,7 @@ class SecretService:
                     f"the secret is at version {current_version}, not {cas}", current_version=current_version
                 )
             try:
-                entry = await vault.write(locator.path, {locator.value_field: value}, cas=expected)
+                entry = await vault.write(locator.path, data, cas=expected)
             except VersionConflict as conflict:
                 if attempt + 1 >= attempts:
                     raise VersionConflict(str(conflict), current_version=None) from None
@@ -203,9 +209,53 @@ class SecretService:
         if locator.value_field not in old.data:
             raise VersionGone(f"version {to_version} holds no value")
         async with self._changing(locator):
-            metadata, written, _ = await self._write_value(vault, locator, old.data[locator.value_field], cas=None)
+            # Every field of the old version: provider secrets (docker) hold more than the value.
+            metadata, written, _ = await self._write_data(vault, locator, old.data, cas=None)
             await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
         return Rollback(key=key, new_version=written, restored_from=to_version)
+
+    async def store_fields(
+        self,
+        principal: Principal,
+        key: str,
+        data: Mapping[str, SecretValue],
+        *,
+        amend: Callable[[SecretMetadata], SecretMetadata] | None = None,
+        cas: int | None = None,
+    ) -> tuple[StoredVersion, SecretMetadata]:
+        """Write a provider secret (`railway`, `github`, `docker/{registry}`) whole, with its metadata.
+
+        For the provider services, which validate the value first: the key is not a custom key,
+        and `amend` sets what the provider told them (last_validated, token kind, scopes, ...).
+        """
+        locator = locate(principal.user_id, key)
+        if locator.is_custom or locator.value_field not in data:
+            raise InvalidInput("not a provider secret", field="key")
+        for value in data.values():
+            if value.byte_length() > 64 * 1024:
+                validate_value(value)
+        vault = await self._vaults.for_principal(principal)
+        async with self._changing(locator):
+            metadata, written, previous = await self._write_data(vault, locator, data, cas=cas)
+            await self._users.ensure(principal.user_id)
+            if amend is not None:
+                metadata = amend(metadata)
+            await vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        return StoredVersion(key=key, version=written, previous_version=previous), metadata
+
+    async def amend_metadata(
+        self, principal: Principal, key: str, amend: Callable[[SecretMetadata], SecretMetadata]
+    ) -> SecretMetadata:
+        """Change a live secret's metadata (e.g. `last_validated`) without a new value version."""
+        locator = locate(principal.user_id, key)
+        vault = await self._vaults.for_principal(principal)
+        current = await self._live_metadata(vault, locator)
+        metadata = amend(self._metadata_or_new(locator, current))
+        async with self._changing(locator):
+            await vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
+        return metadata
 
     async def update_metadata(
         self,
@@ -298,6 +348,7 @@ class SecretService:
             current_version=secret.current_version,
             updated_at=secret.updated_at,
             stale_seconds=stale_seconds,
+            fields=dict(secret.entry.data),
         )
 
     async def get_metadata(self, principal: Principal, key: str) -> tuple[SecretMetadata, VaultMetadata]:

@@ -1,0 +1,153 @@
+"""Per-environment variables: one Vault entry per environment at `users/{id}/env_vars/{env_id}`.
+
+The whole environment is one KV entry holding `{KEY: value}`, so a bulk import is a single
+check-and-set write: it lands whole or not at all. Single-key changes are read-modify-write with
+check-and-set, retried on conflict, so concurrent writes to different keys never lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.credentials import (
+    EnvironmentRegistry,
+    parse_dotenv,
+    validate_env_var_name,
+    validate_env_var_value,
+    validate_env_vars,
+    validate_environment_id,
+)
+from domain.errors import InvalidInput, SecretNotFound, VersionConflict
+from domain.ports import SecretVault, UserDirectory, VaultSessions
+from domain.secrets import SecretMetadata
+from domain.values import Principal, SecretValue, is_valid_user_id
+from services.secret_service import utc_now
+
+ENVIRONMENT_TYPE = "environment_variables"
+# Generous: each attempt is one metadata read, one data read and one write; losers retry at once.
+_MAX_ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVarView:
+    key: str
+    value: SecretValue
+    version: int
+    created_at: datetime  # when the environment version holding this value was written
+
+
+@dataclass(frozen=True, slots=True)
+class EnvWrite:
+    stored: int
+    version: int
+
+
+def environment_path(user_id: str, env_id: str) -> str:
+    if not is_valid_user_id(user_id):
+        raise InvalidInput("the user id is not a valid identifier", field="sub")
+    return f"users/{user_id}/env_vars/{validate_environment_id(env_id)}"
+
+
+class EnvironmentSecretService:
+    def __init__(
+        self,
+        *,
+        vaults: VaultSessions,
+        environments: EnvironmentRegistry,
+        users: UserDirectory,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._vaults = vaults
+        self._environments = environments
+        self._users = users
+        self._clock = clock
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def set(self, principal: Principal, env_id: str, key: str, value: SecretValue) -> EnvWrite:
+        validate_env_var_name(key)
+        validate_env_var_value(key, value)
+        return await self._change(principal, env_id, lambda current: {**current, key: value}, stored=1)
+
+    async def bulk(self, principal: Principal, env_id: str, variables: Mapping[str, SecretValue]) -> EnvWrite:
+        """All of them in one write, or none: any bad name or value refuses the whole request."""
+        if not variables:
+            raise InvalidInput("no variables given", field="secrets")
+        checked = validate_env_vars(variables)
+        return await self._change(principal, env_id, lambda current: {**current, **checked}, stored=len(checked))
+
+    async def bulk_dotenv(self, principal: Principal, env_id: str, text: str) -> EnvWrite:
+        return await self.bulk(principal, env_id, parse_dotenv(text))
+
+    async def delete(self, principal: Principal, env_id: str, key: str) -> EnvWrite:
+        validate_env_var_name(key)
+
+        def without(current: dict[str, SecretValue]) -> dict[str, SecretValue]:
+            if key not in current:
+                raise SecretNotFound(f"no variable {key} in this environment")
+            return {k: v for k, v in current.items() if k != key}
+
+        return await self._change(principal, env_id, without, stored=0)
+
+    async def _change(
+        self,
+        principal: Principal,
+        env_id: str,
+        change: Callable[[dict[str, SecretValue]], dict[str, SecretValue]],
+        *,
+        stored: int,
+    ) -> EnvWrite:
+        path = environment_path(principal.user_id, env_id)
+        vault = await self._vaults.for_principal(principal)
+        for _ in range(_MAX_ATTEMPTS):
+            current, version = await self._read(vault, path)
+            updated = validate_env_vars(change(dict(current)))
+            try:
+                written = await vault.write(path, updated, cas=version)
+            except VersionConflict:
+                continue  # someone else wrote meanwhile: apply our change on top of theirs
+            if version == 0:
+                await self._first_write(principal, env_id, vault, path)
+            return EnvWrite(stored=stored, version=written.version)
+        raise VersionConflict("the environment is changing too fast; retry")
+
+    async def _first_write(self, principal: Principal, env_id: str, vault: SecretVault, path: str) -> None:
+        await self._users.ensure(principal.user_id)
+        await self._environments.ensure(principal.user_id, env_id)
+        metadata = SecretMetadata(created_by=principal.user_id, created_at=self._clock(), secret_type=ENVIRONMENT_TYPE)
+        await vault.set_custom_metadata(path, metadata.to_vault())
+
+    async def _read(self, vault: SecretVault, path: str) -> tuple[dict[str, SecretValue], int]:
+        """The live variables and the version to check-and-set against (0: nothing there yet)."""
+        metadata = await vault.read_metadata(path)
+        if metadata is None or metadata.current_version == 0:
+            return {}, 0
+        if not metadata.is_live:
+            return {}, metadata.current_version
+        entry = await vault.read(path, version=metadata.current_version)
+        return dict(entry.data), metadata.current_version
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def values(self, principal: Principal, env_id: str) -> dict[str, SecretValue]:
+        path = environment_path(principal.user_id, env_id)
+        vault = await self._vaults.for_principal(principal)
+        current, _ = await self._read(vault, path)
+        return current
+
+    async def keys(self, principal: Principal, env_id: str) -> list[str]:
+        return sorted(await self.values(principal, env_id))
+
+    async def get(self, principal: Principal, env_id: str, key: str) -> EnvVarView:
+        validate_env_var_name(key)
+        path = environment_path(principal.user_id, env_id)
+        vault = await self._vaults.for_principal(principal)
+        try:
+            entry = await vault.read(path)
+        except SecretNotFound:
+            raise SecretNotFound(f"no variable {key} in this environment") from None
+        if key not in entry.data:
+            raise SecretNotFound(f"no variable {key} in this environment")
+        return EnvVarView(key=key, value=entry.data[key], version=entry.version, created_at=entry.created_at)

@@ -1,0 +1,180 @@
+"""The per-user Railway client (the spec's `GetUserRailwayClient`) and environment syncs to Railway.
+
+Every Railway call the service makes goes through `RailwayClientService.client_for`: the calling
+user's token from Vault, sent the way its kind requires; the shared `RAILWAY_API_TOKEN` only when
+Vault is switched off, or for a user without a token while the legacy fallback is allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from domain.credentials import (
+    SETTINGS_LINK_RAILWAY,
+    CredentialMissing,
+    EnvironmentRegistry,
+    RailwayClients,
+    RailwayTarget,
+    UserAccounts,
+)
+from domain.errors import InvalidInput, SecretNotFound
+from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
+from domain.values import Principal, SecretValue, is_valid_secret_key
+from services.environment_secrets import EnvironmentSecretService
+from services.provider_tokens import RAILWAY_KEY, RailwayPolicy, token_kinds, with_token_kind
+from services.secret_service import SecretService
+
+MASK = "********"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRailwayClient:
+    api: RailwayApi
+    source: str  # "vault" or "env"
+    kind: str
+    version: int | None = None  # the Vault version of the token, for a Vault token
+
+
+class RailwayClientService:
+    def __init__(
+        self,
+        *,
+        secrets: SecretService,
+        clients: RailwayClients,
+        validator: RailwayTokenValidator,
+        accounts: UserAccounts,
+        policy: RailwayPolicy,
+    ) -> None:
+        self._secrets = secrets
+        self._clients = clients
+        self._validator = validator
+        self._accounts = accounts
+        self._policy = policy
+        self._env_kind: RailwayTokenKind | None = None
+        self._env_kind_lock = asyncio.Lock()
+
+    async def client_for(self, principal: Principal) -> BoundRailwayClient:
+        if self._policy.vault_enabled:
+            try:
+                view = await self._secrets.get(principal, RAILWAY_KEY)
+            except SecretNotFound:
+                pass
+            else:
+                kind = token_kinds(view.metadata).get(str(view.version))
+                if kind is None:
+                    # A version written by a rollback carries no kind yet: ask Railway once, remember it.
+                    kind = (await self._validator.validate(view.value)).kind
+                    version = view.version
+                    await self._secrets.amend_metadata(
+                        principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, kind)
+                    )
+                return BoundRailwayClient(
+                    self._clients.client_for(view.value, kind), "vault", kind, view.version  # type: ignore[arg-type]
+                )
+        fallback = self._policy.fallback
+        if fallback is None:
+            raise CredentialMissing(
+                "no Railway token is configured for you: add one in Settings → Credentials → Railway "
+                "(POST /api/v1/secrets/railway)",
+                link=SETTINGS_LINK_RAILWAY,
+            )
+        kind = await self._env_token_kind(fallback)
+        await self._accounts.mark_env_fallback(principal.user_id)
+        return BoundRailwayClient(self._clients.client_for(fallback, kind), "env", kind)
+
+    async def _env_token_kind(self, token: SecretValue) -> RailwayTokenKind:
+        async with self._env_kind_lock:
+            if self._env_kind is None:
+                self._env_kind = (await self._validator.validate(token)).kind
+            return self._env_kind
+
+
+@dataclass(frozen=True, slots=True)
+class VariableChange:
+    key: str
+    old: str | None  # masked
+    new: str | None  # masked
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    target: RailwayTarget
+    added: tuple[VariableChange, ...]
+    changed: tuple[VariableChange, ...]
+    removed: tuple[VariableChange, ...]  # on Railway, not here: removed only with `replace`
+    unchanged: int
+    replace: bool
+    applied: bool
+    source: str
+
+
+def _validate_railway_id(value: str | None, field: str) -> None:
+    if value is not None and not is_valid_secret_key(value):
+        raise InvalidInput(f"{field} is not a Railway id", field=field)
+
+
+class EnvironmentSyncService:
+    """Pushes an environment's secrets to Railway with `variableCollectionUpsert`, after a preview."""
+
+    def __init__(
+        self,
+        *,
+        environment_secrets: EnvironmentSecretService,
+        environments: EnvironmentRegistry,
+        railway: RailwayClientService,
+    ) -> None:
+        self._env_secrets = environment_secrets
+        self._environments = environments
+        self._railway = railway
+
+    async def sync(
+        self,
+        principal: Principal,
+        env_id: str,
+        *,
+        target: RailwayTarget | None,
+        replace: bool = False,
+        dry_run: bool = False,
+    ) -> SyncPlan:
+        ours = await self._env_secrets.values(principal, env_id)
+        if target is None:
+            known = await self._environments.get(principal.user_id, env_id)
+            if known is None or known.railway is None:
+                raise InvalidInput(
+                    "the first sync of an environment needs project_id and environment_id", field="project_id"
+                )
+            target = known.railway
+        for value, name in (
+            (target.project_id, "project_id"),
+            (target.environment_id, "environment_id"),
+            (target.service_id, "service_id"),
+        ):
+            _validate_railway_id(value, name)
+
+        bound = await self._railway.client_for(principal)
+        theirs = await bound.api.get_variables(target.project_id, target.environment_id, target.service_id)
+        added = tuple(VariableChange(k, None, MASK) for k in sorted(ours) if k not in theirs)
+        changed = tuple(
+            VariableChange(k, MASK, MASK) for k in sorted(ours) if k in theirs and theirs[k] != ours[k]
+        )
+        removed = tuple(VariableChange(k, MASK, None) for k in sorted(theirs) if k not in ours)
+        unchanged = sum(1 for k in ours if k in theirs and theirs[k] == ours[k])
+        applied = False
+        if not dry_run:
+            await bound.api.upsert_variables(
+                target.project_id, target.environment_id, target.service_id, ours, replace=replace
+            )
+            await self._environments.ensure(principal.user_id, env_id)
+            await self._environments.set_railway_target(principal.user_id, env_id, target)
+            applied = True
+        return SyncPlan(
+            target=target,
+            added=added,
+            changed=changed,
+            removed=removed,
+            unchanged=unchanged,
+            replace=replace,
+            applied=applied,
+            source=bound.source,
+        )
