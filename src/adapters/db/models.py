@@ -68,3 +68,17 @@ class SecretIndexModel(AuditColumns, Base):
     current_version: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_accessed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class EnvironmentModel(AuditColumns, Base):
+    """An environment of one user the service knows, and where it syncs to on Railway."""
+
+    __tablename__ = "environments"
+
+    user_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    railway_project_id: Mapped[str | None] = mapped_column(String(128))
+    railway_environment_id: Mapped[str | None] = mapped_column(String(128))
+    railway_service_id: Mapped[str | None] = mapped_column(String(128))
