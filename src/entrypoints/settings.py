@@ -65,6 +65,33 @@ class ServerSettings(msgspec.Struct, frozen=True):
     port: int = 8000
 
 
+DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+
+class ProviderSettings(msgspec.Struct, frozen=True):
+    railway_api_url: str = DEFAULT_RAILWAY_API_URL
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    docker_insecure_registries: tuple[str, ...] = ()
+    secrets_vault_enabled: bool = True
+    railway_api_token: str | None = None  # legacy shared token (RAILWAY_API_TOKEN)
+    railway_env_fallback: bool = True
+    railway_token_max_age_days: int = 90
+    timeout_seconds: float = 10.0
+
+    def __repr__(self) -> str:  # the legacy token must never reach a log line
+        return (
+            f"ProviderSettings(railway_api_url={self.railway_api_url!r}, github_api_url={self.github_api_url!r}, "
+            f"docker_insecure_registries={self.docker_insecure_registries!r}, "
+            f"secrets_vault_enabled={self.secrets_vault_enabled}, "
+            f"railway_api_token={'***' if self.railway_api_token else None}, "
+            f"railway_env_fallback={self.railway_env_fallback}, "
+            f"railway_token_max_age_days={self.railway_token_max_age_days}, timeout_seconds={self.timeout_seconds})"
+        )
+
+    __str__ = __repr__
+
+
 class Settings(msgspec.Struct, frozen=True):
     vault: VaultSettings
     database: DatabaseSettings
@@ -73,6 +100,7 @@ class Settings(msgspec.Struct, frozen=True):
     cache: CacheSettings
     server: ServerSettings
     dev_mode: bool = False
+    providers: ProviderSettings = ProviderSettings()
 
 
 def _without_password(url: str) -> str:
@@ -189,6 +217,39 @@ def load_cache_settings(env: Mapping[str, str]) -> CacheSettings:
     return CacheSettings(ttl_seconds=ttl, max_stale_seconds=max_stale)
 
 
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = _optional(env, name) or default
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, not {url!r}")
+    return url
+
+
+def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
+    timeout_raw = _optional(env, "PROVIDER_TIMEOUT_SECONDS") or "10"
+    try:
+        timeout = float(timeout_raw)
+    except ValueError:
+        raise SettingsError(f"PROVIDER_TIMEOUT_SECONDS must be a number of seconds, not {timeout_raw!r}") from None
+    if not 0 < timeout <= 300:
+        raise SettingsError("PROVIDER_TIMEOUT_SECONDS must be between 0 and 300")
+    max_age_raw = _optional(env, "RAILWAY_TOKEN_MAX_AGE_DAYS") or "90"
+    if not (max_age_raw.isascii() and max_age_raw.isdigit()) or int(max_age_raw) < 1:
+        raise SettingsError(f"RAILWAY_TOKEN_MAX_AGE_DAYS must be a whole number of days, not {max_age_raw!r}")
+    insecure = tuple(
+        host.strip().lower() for host in (env.get("DOCKER_INSECURE_REGISTRIES") or "").split(",") if host.strip()
+    )
+    return ProviderSettings(
+        railway_api_url=_http_url(env, "RAILWAY_API_URL", DEFAULT_RAILWAY_API_URL),
+        github_api_url=_http_url(env, "GITHUB_API_URL", DEFAULT_GITHUB_API_URL),
+        docker_insecure_registries=insecure,
+        secrets_vault_enabled=_flag(env, "SECRETS_VAULT_ENABLED", default=True),
+        railway_api_token=_optional(env, "RAILWAY_API_TOKEN"),
+        railway_env_fallback=_flag(env, "RAILWAY_ENV_FALLBACK", default=True),
+        railway_token_max_age_days=int(max_age_raw),
+        timeout_seconds=timeout,
+    )
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(
@@ -199,4 +260,5 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         cache=load_cache_settings(env),
         server=load_server_settings(env),
         dev_mode=dev_mode,
+        providers=load_provider_settings(env),
     )

@@ -14,6 +14,13 @@ from entrypoints.container import Container, build_container
 from entrypoints.http.dependencies import provide_principal, provide_secret_service
 from entrypoints.http.health_controller import SecretsHealthController, healthz
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.providers_controller import (
+    AdminController,
+    DockerController,
+    EnvironmentSecretsController,
+    GitHubController,
+    RailwayController,
+)
 from entrypoints.http.secrets_controller import SecretsController
 from entrypoints.settings import Settings
 
@@ -36,7 +43,16 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
                 await app.state.container.close()
 
     return Litestar(
-        route_handlers=[healthz, SecretsHealthController, SecretsController],
+        route_handlers=[
+            healthz,
+            SecretsHealthController,
+            SecretsController,
+            RailwayController,
+            GitHubController,
+            DockerController,
+            EnvironmentSecretsController,
+            AdminController,
+        ],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from domain import errors
+from domain import credentials, errors, providers
 from entrypoints.http.schemas import ProblemDetail
 
 log = logging.getLogger("mirage.http")
@@ -31,7 +31,15 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.VersionConflict, 409, "version-conflict"),
     (errors.VaultUnavailable, 503, "vault-unavailable"),
     (errors.StorageUnavailable, 503, "storage-unavailable"),
+    (providers.ProviderRejected, 422, "provider-rejected"),
+    (providers.ProviderRateLimited, 429, "provider-rate-limited"),
+    (providers.ProviderUnavailable, 503, "provider-unavailable"),
+    (credentials.CredentialMissing, 412, "credential-missing"),
+    (credentials.VaultDisabled, 409, "vault-disabled"),
 ]
+
+# A provider that gave no Retry-After of its own: ask the client to wait this long.
+DEFAULT_PROVIDER_RETRY_AFTER = 10
 
 
 def _problem(request: Request, status: int, slug: str, title: str, detail: str, **extra) -> Response:
@@ -57,9 +65,15 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
         extra["field"] = exc.field
     if isinstance(exc, errors.VersionConflict) and exc.current_version is not None:
         extra["current_version"] = exc.current_version
+    if isinstance(exc, credentials.CredentialMissing):
+        extra["link"] = exc.link
+    if isinstance(exc, providers.ProviderError):
+        extra["provider"] = exc.provider
     response = _problem(request, status, slug, exc.title, str(exc), **extra)
     retry_after = getattr(exc, "retry_after", None)
-    if status == 503 and retry_after:
+    if isinstance(exc, (providers.ProviderUnavailable, providers.ProviderRateLimited)) and not retry_after:
+        retry_after = DEFAULT_PROVIDER_RETRY_AFTER
+    if status in (429, 503) and retry_after:
         response.headers["Retry-After"] = str(retry_after)
     if status >= 500:
         log.warning("request failed: %s %s -> %s (%s)", request.method, request.url.path, status, type(exc).__name__)

@@ -22,6 +22,8 @@ class ProblemDetail(msgspec.Struct, omit_defaults=True):
     field: str | None = None
     errors: list[dict[str, str]] | None = None
     current_version: int | None = None
+    link: str | None = None  # where to fix it (e.g. the settings page for a missing token)
+    provider: str | None = None  # which provider answered (or did not)
 
 
 class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,0 +1,191 @@
+"""Request and response shapes of the provider, environment and admin endpoints (spec shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class RailwayTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+class RailwayTokenStored(msgspec.Struct):
+    success: bool
+    validated: bool
+    stored_at: datetime
+    version: int
+    token_kind: str
+
+
+class RailwayStatusRead(msgspec.Struct):
+    configured: bool
+    last_validated: datetime | None
+    needs_rotation: bool
+    source: str | None
+    version: int | None = None
+    token_kind: str | None = None
+
+
+class RailwayValidationRead(msgspec.Struct):
+    valid: bool
+    permissions: list[str]
+    token_kind: str | None = None
+    detail: str | None = None
+
+
+class RailwayDeleted(msgspec.Struct):
+    success: bool
+    affected_environments: int
+
+
+class RailwayRotate(msgspec.Struct, forbid_unknown_fields=True):
+    new_token: str
+
+
+class RailwayRotated(msgspec.Struct):
+    success: bool
+    version: int
+    previous_version: int
+
+
+class GitHubTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+class GitHubTokenStored(msgspec.Struct):
+    success: bool
+    username: str
+
+
+class GitHubStatusRead(msgspec.Struct):
+    configured: bool
+    last_validated: datetime | None = None
+    username: str | None = None
+    scopes: list[str] = msgspec.field(default_factory=list)
+    token_type: str | None = None
+    expires_at: datetime | None = None
+    expires_soon: bool = False
+
+
+class Done(msgspec.Struct):
+    success: bool
+
+
+class DockerCredentialsCreate(msgspec.Struct, forbid_unknown_fields=True):
+    registry: str
+    username: str
+    password: str
+    email: str | None = None
+
+
+class DockerStored(msgspec.Struct):
+    success: bool
+    registry: str
+    version: int
+
+
+class DockerRegistries(msgspec.Struct):
+    registries: list[str]
+
+
+class DockerCredentialsRead(msgspec.Struct):
+    registry: str
+    username: str
+    email: str | None
+    version: int
+    last_validated: datetime | None = None
+
+
+class DockerTestRead(msgspec.Struct):
+    valid: bool
+    detail: str
+    scheme: str | None = None
+
+
+class DockerDeleted(msgspec.Struct):
+    success: bool
+    registry: str
+
+
+class EnvSecretCreate(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    value: str
+
+
+class EnvSecretStored(msgspec.Struct):
+    success: bool
+    key: str
+    version: int
+
+
+class EnvSecretList(msgspec.Struct):
+    secrets: list[str]
+
+
+class EnvSecretRead(msgspec.Struct):
+    key: str
+    value: str
+    created_at: datetime
+    version: int
+
+
+class EnvSecretDeleted(msgspec.Struct):
+    success: bool
+    key: str
+
+
+class EnvBulkCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Either `secrets` (a JSON object) or `dotenv` (the text of a .env file), not both."""
+
+    secrets: dict[str, str] | None = None
+    dotenv: str | None = None
+
+
+class EnvBulkStored(msgspec.Struct):
+    success: bool
+    stored: int
+    version: int
+
+
+class SyncCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Railway ids; optional after the first sync of the environment, which remembers them."""
+
+    project_id: str | None = None
+    environment_id: str | None = None
+    service_id: str | None = None
+    replace: bool = False
+
+
+class VariableChangeRead(msgspec.Struct, omit_defaults=True):
+    key: str
+    old: str | None = None
+    new: str | None = None
+
+
+class SyncRead(msgspec.Struct):
+    dry_run: bool
+    applied: bool
+    replace: bool
+    project_id: str
+    environment_id: str
+    service_id: str | None
+    added: list[VariableChangeRead]
+    changed: list[VariableChangeRead]
+    removed: list[VariableChangeRead]
+    unchanged: int
+    token_source: str
+
+
+class MigrationStatusRead(msgspec.Struct):
+    vault_enabled: bool
+    env_token_configured: bool
+    users: int
+    vault: int
+    env: int
+    none: int
+
+
+CredentialExport = dict[str, Any]
