@@ -140,6 +140,69 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _read_csv(path: str) -> list[tuple[str, str]]:
+    import csv
+
+    pairs = []
+    with open(path, newline="") as handle:
+        for row in csv.reader(handle):
+            if not row or row[0].strip().startswith("#") or row[0].strip().lower() in ("user", "user_id"):
+                continue  # blank lines, comments and a header row
+            if len(row) != 2:
+                raise SettingsError(f"{path}: every row is user,token ({len(pairs) + 1} rows read)")
+            pairs.append((row[0].strip(), row[1].strip()))
+    return pairs
+
+
+async def _migrate_tokens(args: argparse.Namespace) -> int:
+    from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
+    from adapters.vault.sessions import SharedVaultSessions
+    from domain.values import SecretValue
+    from entrypoints.container import build_container, build_provider_services
+    from services.migration import MigrationItem
+    from services.secret_service import SecretService
+
+    settings = load_settings(os.environ)
+    container = await build_container(settings)
+    try:
+        # The operator's Vault identity writes every user's path: users' own tokens aren't at hand here.
+        vaults = SharedVaultSessions(container.vault)
+        secrets = SecretService(
+            vaults=vaults,
+            index=SqlSecretIndex(container.database),
+            users=SqlUserDirectory(container.database),
+            cache=container.cache,
+        )
+        migration = build_provider_services(
+            settings, secrets=secrets, vaults=vaults, database=container.database, http=container.http
+        ).migration
+        if args.csv:
+            items = [MigrationItem(user, SecretValue(token)) for user, token in _read_csv(args.csv)]
+        else:
+            legacy = settings.providers.railway_api_token
+            if not legacy:
+                raise SettingsError("RAILWAY_API_TOKEN is not set: nothing to migrate (or pass --csv FILE)")
+            items = await migration.legacy_items(SecretValue(legacy), args.user or None)
+        print(f"{'checking' if args.dry_run else 'migrating'} {len(items)} users", file=sys.stderr)
+        summary = await migration.migrate(items, dry_run=args.dry_run, progress=_progress)
+        print(("dry run: nothing written\n" if args.dry_run else "") + "\n".join(summary.lines()))
+        return 1 if summary.failed else 0
+    finally:
+        await container.close()
+
+
+def cmd_migrate_tokens(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_migrate_tokens(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirage-secrets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+
+    migrate = commands.add_parser(
+        "migrate-tokens",
+        help="move Railway tokens into Vault per user: the shared RAILWAY_API_TOKEN, or a CSV of user,token",
+    )
+    migrate.add_argument("--csv", help="file of user,token rows (instead of RAILWAY_API_TOKEN)")
+    migrate.add_argument(
+        "--user", action="append", help="only this user (repeatable; default: every user without a Vault token)"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    migrate.set_defaults(handler=cmd_migrate_tokens)
 
     token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
     token.add_argument("user")
