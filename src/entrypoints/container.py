@@ -17,16 +17,23 @@ from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
+from adapters.db.audit_log import SqlAuditLog
+from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.hvac_vault import HvacSecretVault
+from adapters.vault.resilient import ResilientSecretVault
+from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from domain.errors import VaultRefused, VaultUnavailable
-from domain.ports import IdentityVerifier, SecretCache, VaultSessions
+from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
 from entrypoints.settings import Settings
 from domain.values import SecretValue
 from services.environment_secrets import EnvironmentSecretService
 from services.migration import MigrationService
 from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
+from services.audit_service import AuditService
+from services.audit_trail import AuditTrail
+from services.audited_secret_service import AuditedSecretService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")
@@ -35,9 +42,13 @@ log = logging.getLogger("mirage.container")
 @dataclass
 class Container:
     settings: Settings
-    vault: HvacSecretVault  # the service's own identity: health, cache key, background jobs
+    vault: ResilientSecretVault  # the service's own identity: health, cache key, background jobs
     vaults: VaultSessions  # whose identity runs each user's operations
+    breaker: CircuitBreaker
     database: Database
+    audit_log: SqlAuditLog
+    trail: AuditTrail
+    audit: AuditService
     cache: SecretCache
     identity: IdentityVerifier
     secrets: SecretService
@@ -51,6 +62,7 @@ class Container:
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
         await self.vault.close()
+        await self.audit_log.close()  # commits what is still queued
         await self.database.dispose()
 
 
@@ -113,18 +125,13 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 async def build_container(settings: Settings) -> Container:
-    vault_settings = settings.vault
-    client = build_client(
-        addr=vault_settings.addr,
-        token=vault_settings.token,
-        role_id=vault_settings.role_id,
-        secret_id=vault_settings.secret_id,
-        namespace=vault_settings.namespace,
-        verify=not vault_settings.skip_verify,
-        timeout=vault_settings.timeout_seconds,
+    breaker = CircuitBreaker(
+        failure_threshold=settings.vault.breaker_failures, reset_timeout=settings.vault.breaker_cooldown_seconds
     )
-    vault = HvacSecretVault(client, mount=vault_settings.mount)
+    vault = await _build_service_vault(settings, breaker)
     database = create_database(settings.database.url)
+    audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
+    trail = AuditTrail(audit_log)
     cache = await _build_cache(settings, vault)
     auth = settings.auth
     identity = JwtVerifier(
@@ -134,8 +141,9 @@ async def build_container(settings: Settings) -> Container:
         jwks_url=auth.jwks_url,
         roles_claim=auth.roles_claim,
     )
-    vaults = _build_vault_sessions(settings, vault)
-    secrets = SecretService(
+    vaults = _build_vault_sessions(settings, vault, breaker)
+    secrets = AuditedSecretService(
+        trail=trail,
         vaults=vaults,
         index=SqlSecretIndex(database),
         users=SqlUserDirectory(database),
@@ -149,7 +157,11 @@ async def build_container(settings: Settings) -> Container:
         settings=settings,
         vault=vault,
         vaults=vaults,
+        breaker=breaker,
         database=database,
+        audit_log=audit_log,
+        trail=trail,
+        audit=AuditService(log=audit_log, trail=trail),
         cache=cache,
         identity=identity,
         secrets=secrets,
@@ -158,11 +170,45 @@ async def build_container(settings: Settings) -> Container:
     )
 
 
-def _build_vault_sessions(settings: Settings, service_vault: HvacSecretVault) -> VaultSessions:
+async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
+    """The service's own Vault identity, behind retries and the breaker; AppRole tokens kept alive."""
+    vault_settings = settings.vault
+
+    def client(token: str | None):
+        return build_client(
+            addr=vault_settings.addr,
+            token=token,
+            namespace=vault_settings.namespace,
+            verify=not vault_settings.skip_verify,
+            timeout=vault_settings.timeout_seconds,
+        )
+
+    service_client = client(vault_settings.token)
+    inner: SecretVault = HvacSecretVault(service_client, mount=vault_settings.mount)
+    if vault_settings.role_id:
+        keeper = VaultTokenKeeper(
+            service_client,
+            role_id=vault_settings.role_id,
+            secret_id=vault_settings.secret_id,
+            wrapped_secret_id_token=vault_settings.wrapped_secret_id,
+            login_client_factory=lambda: client(None),
+            mount_point=vault_settings.approle_mount,
+        )
+        await keeper.start(require_login=False)  # keeps trying in the background if Vault is down
+        inner = TokenKeepingVault(inner, keeper)
+    return _resilient(inner, settings, breaker)
+
+
+def _resilient(inner: SecretVault, settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
+    return ResilientSecretVault(inner, breaker=breaker, attempts=settings.vault.retry_attempts)
+
+
+def _build_vault_sessions(settings: Settings, service_vault: SecretVault, breaker: CircuitBreaker) -> VaultSessions:
     vault_settings = settings.vault
     if vault_settings.user_auth == "token":
         return SharedVaultSessions(service_vault)
     return JwtVaultSessions(
+        wrap=lambda user_vault: _resilient(user_vault, settings, breaker),  # one breaker per Vault
         addr=vault_settings.addr,
         mount=vault_settings.mount,
         auth_path=vault_settings.jwt_auth_path,
@@ -172,7 +218,7 @@ def _build_vault_sessions(settings: Settings, service_vault: HvacSecretVault) ->
     )
 
 
-async def _build_cache(settings: Settings, vault: HvacSecretVault) -> SecretCache:
+async def _build_cache(settings: Settings, vault: SecretVault) -> SecretCache:
     retention = max(settings.cache.max_stale_seconds, 1)  # the cache needs a positive retention
     if settings.redis.url is None or settings.cache.ttl_seconds == 0:
         return InProcessSecretCache(retention_seconds=retention)

@@ -25,6 +25,11 @@ class VaultSettings(msgspec.Struct, frozen=True):
     timeout_seconds: float = 5.0
     user_auth: str = "token"  # "jwt": each user's operations run with that user's own Vault token
     jwt_auth_path: str = "jwt"
+    wrapped_secret_id: str | None = None  # a response-wrapping token that unwraps to the secret id
+    approle_mount: str = "approle"
+    retry_attempts: int = 3
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: int = 10
 
     def __repr__(self) -> str:  # the token and secret id must never reach a log line
         return (
@@ -140,13 +145,15 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
 
 def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
     token, role_id = _optional(env, "VAULT_TOKEN"), _optional(env, "VAULT_ROLE_ID")
-    secret_id = _optional(env, "VAULT_SECRET_ID")
+    secret_id, wrapped = _optional(env, "VAULT_SECRET_ID"), _optional(env, "VAULT_WRAPPED_SECRET_ID")
     if token and role_id:
         raise SettingsError("set either VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID, not both")
     if not token and not role_id:
         raise SettingsError("VAULT_TOKEN or VAULT_ROLE_ID (with VAULT_SECRET_ID) is required")
-    if role_id and not secret_id:
-        raise SettingsError("VAULT_ROLE_ID needs VAULT_SECRET_ID")
+    if secret_id and wrapped:
+        raise SettingsError("set either VAULT_SECRET_ID or VAULT_WRAPPED_SECRET_ID, not both")
+    if role_id and not (secret_id or wrapped):
+        raise SettingsError("VAULT_ROLE_ID needs VAULT_SECRET_ID or VAULT_WRAPPED_SECRET_ID")
     addr = _required(env, "VAULT_ADDR")
     if not addr.startswith(("http://", "https://")):
         raise SettingsError(f"VAULT_ADDR must be an http(s) URL, not {addr!r}")
@@ -163,6 +170,12 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         token=token,
         role_id=role_id,
         secret_id=secret_id,
+        wrapped_secret_id=wrapped,
+        approle_mount=(_optional(env, "VAULT_APPROLE_MOUNT") or "approle").strip("/"),
+        timeout_seconds=float(_seconds(env, "VAULT_TIMEOUT_SECONDS", 5)),
+        retry_attempts=max(1, _seconds(env, "VAULT_RETRY_ATTEMPTS", 3)),
+        breaker_failures=max(1, _seconds(env, "VAULT_BREAKER_FAILURES", 5)),
+        breaker_cooldown_seconds=max(1, _seconds(env, "VAULT_BREAKER_COOLDOWN_SECONDS", 10)),
         namespace=_optional(env, "VAULT_NAMESPACE"),
         skip_verify=_flag(env, "VAULT_SKIP_VERIFY"),
         mount=mount,

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
+from domain.errors import Forbidden, InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
     SecretLocator,
@@ -375,11 +375,34 @@ class SecretService:
     ) -> list[SecretRecord]:
         return await self._index.list(principal.user_id, secret_type=secret_type, tags=tags, query=query)
 
+    # -- admins: metadata and revocation, never values ------------------------------------------
+
+    async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
+        _require_admin(admin)
+        locate(owner_id, "github")  # validates the owner id before it reaches any query
+        return await self._index.list(owner_id, **filters)
+
+    async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
+        """Soft-delete another user's secret, forcing them to configure it again."""
+        _require_admin(admin)
+        locator = locate(owner_id, key)
+        vault = await self._vaults.for_principal(admin)
+        metadata = await self._live_metadata(vault, locator)
+        async with self._changing(locator):
+            await vault.soft_delete(locator.path)
+            await self._index.mark_deleted(owner_id, key, self._clock())
+        return sum(1 for v in metadata.versions if not v.destroyed)
+
     async def _live_metadata(self, vault: SecretVault, locator: SecretLocator) -> VaultMetadata:
         metadata = await vault.read_metadata(locator.path)
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("this needs an admin")
 
 
 def _decode_metadata(locator: SecretLocator, custom: Mapping[str, str], created_at: datetime) -> SecretMetadata:

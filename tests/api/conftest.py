@@ -9,7 +9,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, issue_token
-from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
 
@@ -38,16 +37,17 @@ def settings(request, openbao, database_url, signing_keys) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def container(settings):
-    built = await build_container(settings)
-    yield built
-    await built.close()
+async def client(settings):
+    # Litestar's test client runs the app in a thread of its own with its own event loop; the
+    # container is built and closed there by the app's lifespan, so its tasks and pools live in
+    # the loop that serves the requests.
+    async with AsyncTestClient(app=create_app(settings=settings)) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")
-async def client(container):
-    async with AsyncTestClient(app=create_app(container)) as test_client:
-        yield test_client
+def container(client):
+    return client.app.state.container
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import hvac
+import pytest
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 from adapters.identity.jwt_verifier import JwtVerifier
+from tests.support.openbao import start_dev_openbao
 
 CLI = str(Path(sys.executable).with_name("mirage-secrets"))
 
@@ -19,7 +21,16 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60)
 
 
-def test_vault_bootstrap_is_idempotent_on_a_fresh_mount(openbao):
+@pytest.fixture
+def fresh_openbao():
+    """A server of its own: bootstrapping rewrites the policies every other test relies on."""
+    server = start_dev_openbao()
+    yield server
+    server.stop()
+
+
+def test_vault_bootstrap_is_idempotent_on_a_fresh_mount(fresh_openbao):
+    openbao = fresh_openbao
     env = {"VAULT_ADDR": openbao.addr, "VAULT_TOKEN": openbao.root_token, "VAULT_MOUNT": "bootstrap-test"}
     first, second = run("vault", "bootstrap", env=env), run("vault", "bootstrap", env=env)
     assert first.returncode == 0 and "mounted" in first.stdout and "AppRole mirage-backend" in first.stdout, first.stderr

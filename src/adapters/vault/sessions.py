@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import hvac
@@ -41,7 +42,7 @@ class SharedVaultSessions:
 
 @dataclass
 class _Session:
-    vault: HvacSecretVault
+    vault: SecretVault
     renew_at: float
 
 
@@ -70,6 +71,7 @@ class JwtVaultSessions:
         verify: bool = True,
         timeout: float = 5.0,
         session: requests.Session | None = None,
+        wrap: Callable[[SecretVault], SecretVault] = lambda vault: vault,
         clock=time.monotonic,
     ) -> None:
         self._addr = addr
@@ -80,6 +82,7 @@ class JwtVaultSessions:
         self._timeout = timeout
         self._http = session or pooled_session()  # one connection pool for every user's client
         self._pool = new_vault_executor()
+        self._wrap = wrap  # e.g. retries and the circuit breaker shared by every user's vault
         self._clock = clock
         self._sessions: OrderedDict[tuple[str, bool], _Session] = OrderedDict()
         self._logins_in_flight: dict[tuple[str, bool], asyncio.Future[_Session]] = {}
@@ -137,7 +140,8 @@ class JwtVaultSessions:
         self.stats.login_seconds += self._clock() - started
         lease = float(response["auth"]["lease_duration"] or 0) or 60.0
         renew_at = self._clock() + lease * (1 - _EXPIRY_MARGIN_FRACTION)
-        return _Session(vault=HvacSecretVault(client, mount=self._mount, executor=self._pool), renew_at=renew_at)
+        vault = self._wrap(HvacSecretVault(client, mount=self._mount, executor=self._pool))
+        return _Session(vault=vault, renew_at=renew_at)
 
     def _remember(self, key: tuple[str, bool], session: _Session) -> None:
         self._sessions[key] = session

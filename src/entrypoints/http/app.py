@@ -11,9 +11,12 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from entrypoints.container import Container, build_container
-from entrypoints.http.dependencies import provide_principal, provide_secret_service
+from entrypoints.http.admin_controller import AdminSecretsController
+from entrypoints.http.audit_controller import AuditController
+from entrypoints.http.dependencies import provide_audit_service, provide_principal, provide_secret_service
 from entrypoints.http.health_controller import SecretsHealthController, healthz
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.providers_controller import (
     AdminController,
     DockerController,
@@ -52,11 +55,15 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             DockerController,
             EnvironmentSecretsController,
             AdminController,
+            AuditController,
+            AdminSecretsController,
         ],
         dependencies={
-            "principal": Provide(provide_principal, sync_to_thread=False),
+            "principal": Provide(provide_principal),
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),
+            "audit_service": Provide(provide_audit_service, sync_to_thread=False),
         },
+        middleware=[request_context_middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"container": container}),  # None until the lifespan built one
         lifespan=[lifespan],

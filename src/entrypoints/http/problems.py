@@ -10,6 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from domain import credentials, errors, providers
+from domain.audit import AuditUnavailable
 from entrypoints.http.schemas import ProblemDetail
 
 log = logging.getLogger("mirage.http")
@@ -31,6 +32,7 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.VersionConflict, 409, "version-conflict"),
     (errors.VaultUnavailable, 503, "vault-unavailable"),
     (errors.StorageUnavailable, 503, "storage-unavailable"),
+    (AuditUnavailable, 503, "audit-unavailable"),
     (providers.ProviderRejected, 422, "provider-rejected"),
     (providers.ProviderRateLimited, 429, "provider-rate-limited"),
     (providers.ProviderUnavailable, 503, "provider-unavailable"),

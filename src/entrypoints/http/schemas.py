@@ -123,3 +123,26 @@ class VaultHealthRead(msgspec.Struct):
     sealed: bool
     initialized: bool
     version: str | None
+
+
+class AuditLogRead(msgspec.Struct):
+    id: int
+    action: str
+    outcome: str
+    secret: str | None
+    secret_type: str | None
+    version: int | None
+    timestamp: datetime
+    user_id: str
+    actor: str
+    actor_is_admin: bool
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    trace_id: str | None
+    reason: str | None
+
+
+class AuditLogPage(msgspec.Struct):
+    logs: list[AuditLogRead]
+    next_cursor: str | None

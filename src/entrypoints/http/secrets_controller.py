@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
-from domain.secrets import SecretMetadata
+from domain.secrets import SecretMetadata, SecretRecord
 from domain.values import Principal, SecretValue
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
@@ -55,21 +55,7 @@ class SecretsController(Controller):
         q: Annotated[str | None, QueryParameter(description="substring of the key", max_length=128)] = None,
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
-        return schemas.SecretList(
-            secrets=[
-                schemas.SecretSummary(
-                    key=r.key,
-                    type=r.secret_type,
-                    tags=list(r.tags),
-                    created_at=r.created_at,
-                    updated_at=r.updated_at,
-                    version=r.current_version,
-                    description=r.description,
-                    last_accessed_at=r.last_accessed_at,
-                )
-                for r in records
-            ]
-        )
+        return summaries(records)
 
     @get(
         "/{key:str}",
@@ -170,4 +156,22 @@ def _metadata_read(
         current_version=current_version,
         description=metadata.description,
         last_validated=metadata.last_validated,
+    )
+
+
+def summaries(records: list[SecretRecord]) -> schemas.SecretList:
+    return schemas.SecretList(
+        secrets=[
+            schemas.SecretSummary(
+                key=r.key,
+                type=r.secret_type,
+                tags=list(r.tags),
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                version=r.current_version,
+                description=r.description,
+                last_accessed_at=r.last_accessed_at,
+            )
+            for r in records
+        ]
     )

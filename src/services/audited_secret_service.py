@@ -1,0 +1,95 @@
+"""`SecretService` with every operation on the audit trail, and "last accessed" from the trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from domain.audit import AuditAction
+from domain.secrets import SecretMetadata, SecretRecord, VaultMetadata
+from domain.values import Principal, SecretValue, is_valid_user_id
+from services.audit_trail import AuditTrail
+from services.secret_service import UNSET, Rollback, SecretService, SecretView, StoredVersion, VersionHistory, _Unset
+
+
+class AuditedSecretService(SecretService):
+    def __init__(self, *, trail: AuditTrail, **dependencies) -> None:
+        super().__init__(**dependencies)
+        self._trail = trail
+
+    async def store(self, principal: Principal, *, key: str, value: SecretValue, **options) -> StoredVersion:
+        async with self._trail.record(principal, AuditAction.UPDATE, key=key) as note:
+            stored = await super().store(principal, key=key, value=value, **options)
+            note.version = stored.version
+            note.action = AuditAction.CREATE if stored.previous_version == 0 else AuditAction.UPDATE
+        return stored
+
+    async def get(self, principal: Principal, key: str) -> SecretView:
+        async with self._trail.record(principal, AuditAction.READ, key=key) as note:
+            view = await super().get(principal, key)
+            note.version, note.secret_type = view.version, view.metadata.secret_type
+        return view
+
+    async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
+        async with self._trail.record(principal, AuditAction.READ_VERSION, key=key) as note:
+            note.version = version
+            view = await super().get_version(principal, key, version)
+            note.secret_type = view.metadata.secret_type
+        return view
+
+    async def delete(self, principal: Principal, key: str) -> int:
+        async with self._trail.record(principal, AuditAction.DELETE, key=key):
+            return await super().delete(principal, key)
+
+    async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
+        async with self._trail.record(principal, AuditAction.ROLLBACK, key=key) as note:
+            done = await super().rollback(principal, key, to_version=to_version)
+            note.version = done.new_version
+        return done
+
+    async def versions(self, principal: Principal, key: str) -> VersionHistory:
+        async with self._trail.record(principal, AuditAction.LIST, key=key):
+            return await super().versions(principal, key)
+
+    async def get_metadata(self, principal: Principal, key: str) -> tuple[SecretMetadata, VaultMetadata]:
+        async with self._trail.record(principal, AuditAction.METADATA_READ, key=key) as note:
+            metadata, current = await super().get_metadata(principal, key)
+            note.version, note.secret_type = current.current_version, metadata.secret_type
+        return metadata, current
+
+    async def update_metadata(
+        self,
+        principal: Principal,
+        key: str,
+        *,
+        tags: Sequence[str] | _Unset = UNSET,
+        secret_type: str | _Unset = UNSET,
+        description: str | None | _Unset = UNSET,
+    ) -> SecretMetadata:
+        async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
+            metadata = await super().update_metadata(
+                principal, key, tags=tags, secret_type=secret_type, description=description
+            )
+            note.secret_type = metadata.secret_type
+        return metadata
+
+    async def list(self, principal: Principal, **filters) -> list[SecretRecord]:
+        async with self._trail.record(principal, AuditAction.LIST):
+            records = await super().list(principal, **filters)
+            accessed = await self._trail.last_access(principal.user_id, [r.key for r in records])
+        return [replace(r, last_accessed_at=accessed.get(r.key, r.last_accessed_at)) for r in records]
+
+    async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
+        async with self._trail.record(admin, AuditAction.LIST, subject_user_id=_subject(owner_id, admin)):
+            records = await super().list_for_owner(admin, owner_id, **filters)
+            accessed = await self._trail.last_access(owner_id, [r.key for r in records])
+        return [replace(r, last_accessed_at=accessed.get(r.key, r.last_accessed_at)) for r in records]
+
+    async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
+        async with self._trail.record(admin, AuditAction.DELETE, key=key, subject_user_id=_subject(owner_id, admin)):
+            return await super().revoke(admin, owner_id, key)
+
+
+def _subject(owner_id: str, actor: Principal) -> str:
+    # A malformed owner id is refused by the operation; the event then names the actor instead.
+    return owner_id if is_valid_user_id(owner_id) else actor.user_id
