@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +19,22 @@ from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHt
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
 from adapters.db.audit_log import SqlAuditLog
+from adapters.db.health import database_health
+from adapters.telemetry.metrics import track_circuit_breaker
+from adapters.telemetry.tracing import (
+    TimedAuditLog,
+    TracedSecretCache,
+    TracedSecretIndex,
+    TracedSecretVault,
+    TracedVaultSessions,
+)
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.hvac_vault import HvacSecretVault
 from adapters.vault.resilient import ResilientSecretVault
 from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from domain.errors import VaultRefused, VaultUnavailable
+from domain.health import BreakerHealth, CacheHealth
 from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
 from entrypoints.settings import Settings
 from domain.values import SecretValue
@@ -33,6 +44,7 @@ from services.provider_tokens import DockerCredentialService, GitHubTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
 from services.audit_service import AuditService
 from services.audit_trail import AuditTrail
+from services.health_service import HealthService
 from services.audited_secret_service import AuditedSecretService
 from services.secret_service import CachePolicy, SecretService
 
@@ -42,13 +54,14 @@ log = logging.getLogger("mirage.container")
 @dataclass
 class Container:
     settings: Settings
-    vault: ResilientSecretVault  # the service's own identity: health, cache key, background jobs
+    vault: SecretVault  # the service's own identity (traced, resilient): health, cache key, jobs
     vaults: VaultSessions  # whose identity runs each user's operations
     breaker: CircuitBreaker
     database: Database
     audit_log: SqlAuditLog
     trail: AuditTrail
     audit: AuditService
+    health: HealthService
     cache: SecretCache
     identity: IdentityVerifier
     secrets: SecretService
@@ -128,10 +141,13 @@ async def build_container(settings: Settings) -> Container:
     breaker = CircuitBreaker(
         failure_threshold=settings.vault.breaker_failures, reset_timeout=settings.vault.breaker_cooldown_seconds
     )
-    vault = await _build_service_vault(settings, breaker)
+    track_circuit_breaker(breaker)
+    # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
+    vault = TracedSecretVault(await _build_service_vault(settings, breaker))
     database = create_database(settings.database.url)
     audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
-    trail = AuditTrail(audit_log)
+    timed_audit_log = TimedAuditLog(audit_log)
+    trail = AuditTrail(timed_audit_log)
     cache = await _build_cache(settings, vault)
     auth = settings.auth
     identity = JwtVerifier(
@@ -142,12 +158,13 @@ async def build_container(settings: Settings) -> Container:
         roles_claim=auth.roles_claim,
     )
     vaults = _build_vault_sessions(settings, vault, breaker)
+    traced_vaults = TracedVaultSessions(vaults)
     secrets = AuditedSecretService(
         trail=trail,
-        vaults=vaults,
-        index=SqlSecretIndex(database),
+        vaults=traced_vaults,
+        index=TracedSecretIndex(SqlSecretIndex(database)),
         users=SqlUserDirectory(database),
-        cache=cache,
+        cache=TracedSecretCache(cache),
         cache_policy=CachePolicy(
             ttl_seconds=settings.cache.ttl_seconds, max_stale_seconds=settings.cache.max_stale_seconds
         ),
@@ -161,12 +178,20 @@ async def build_container(settings: Settings) -> Container:
         database=database,
         audit_log=audit_log,
         trail=trail,
-        audit=AuditService(log=audit_log, trail=trail),
+        audit=AuditService(log=timed_audit_log, trail=trail),
+        health=HealthService(
+            vault=vault,
+            database=lambda: database_health(database),
+            cache=lambda: _cache_health(settings, cache),
+            breaker=lambda: _breaker_health(breaker),
+        ),
         cache=cache,
         identity=identity,
         secrets=secrets,
         http=http,
-        providers=build_provider_services(settings, secrets=secrets, vaults=vaults, database=database, http=http),
+        providers=build_provider_services(
+            settings, secrets=secrets, vaults=traced_vaults, database=database, http=http
+        ),
     )
 
 
@@ -215,6 +240,22 @@ def _build_vault_sessions(settings: Settings, service_vault: SecretVault, breake
         namespace=vault_settings.namespace,
         verify=not vault_settings.skip_verify,
         timeout=vault_settings.timeout_seconds,
+    )
+
+
+def _cache_health(settings: Settings, cache: SecretCache) -> CacheHealth:
+    enabled = settings.cache.ttl_seconds > 0
+    if isinstance(cache, RedisSecretCache):
+        return CacheHealth(kind="redis", enabled=enabled, invalidation_listener=cache.local_layer_active)
+    return CacheHealth(kind="in-process", enabled=enabled)
+
+
+def _breaker_health(breaker: CircuitBreaker) -> BreakerHealth:
+    stats = breaker.stats()
+    return BreakerHealth(
+        state=stats.state,
+        consecutive_failures=stats.consecutive_failures,
+        retry_after=math.ceil(stats.retry_after) or None,
     )
 
 

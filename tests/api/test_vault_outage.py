@@ -40,7 +40,24 @@ async def test_a_failed_write_leaves_no_index_row(dead_vault_client, client, aut
 
 async def test_health_reports_vault_unreachable(dead_vault_client, client, auth):
     down = (await dead_vault_client.get("/api/v1/secrets/health", headers=auth)).json()
-    assert (down["vault_reachable"], down["sealed"]) == (False, True)
+    assert (down["vault_reachable"], down["sealed"], down["ready"]) == (False, True, False)
+    assert down["database"]["migrated"] is True
+    not_ready = await dead_vault_client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.json()["vault"] == {"reachable": False, "sealed": True}
+
     up = (await client.get("/api/v1/secrets/health", headers=auth)).json()
-    assert (up["vault_reachable"], up["sealed"], up["initialized"]) == (True, False, True)
+    assert (up["vault_reachable"], up["sealed"], up["initialized"], up["ready"]) == (True, False, True, True)
     assert up["version"]
+    assert up["database"]["revision"] == up["database"]["expected_revision"]
+    assert up["cache"] == {"kind": "in-process", "enabled": True, "invalidation_listener": None}
+    assert up["circuit_breaker"]["state"] == "closed"
+    assert (await client.get("/readyz")).json()["ready"] is True
+
+
+async def test_the_breaker_opens_and_fails_fast_while_vault_is_down(dead_vault_client, auth):
+    for _ in range(6):  # VAULT_BREAKER_FAILURES defaults to 5
+        await dead_vault_client.get("/api/v1/secrets/k", headers=auth)
+    health = (await dead_vault_client.get("/api/v1/secrets/health", headers=auth)).json()
+    assert health["circuit_breaker"]["state"] == "open"
+    fast = await dead_vault_client.get("/api/v1/secrets/k", headers=auth)
+    assert fast.status_code == 503 and int(fast.headers["retry-after"]) >= 1

@@ -10,11 +10,14 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from adapters.telemetry.metrics import metrics_handler, request_metrics_config
+from adapters.telemetry.tracing import opentelemetry_plugin
+
 from entrypoints.container import Container, build_container
 from entrypoints.http.admin_controller import AdminSecretsController
 from entrypoints.http.audit_controller import AuditController
 from entrypoints.http.dependencies import provide_audit_service, provide_principal, provide_secret_service
-from entrypoints.http.health_controller import SecretsHealthController, healthz
+from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.providers_controller import (
@@ -48,6 +51,8 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     return Litestar(
         route_handlers=[
             healthz,
+            readyz,
+            metrics_handler(),
             SecretsHealthController,
             SecretsController,
             RailwayController,
@@ -63,7 +68,9 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),
             "audit_service": Provide(provide_audit_service, sync_to_thread=False),
         },
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, request_metrics_config().middleware],
+        plugins=[opentelemetry_plugin()],
+        logging_config=None,  # logging is configured once, by the entrypoint (redacting JSON)
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"container": container}),  # None until the lifespan built one
         lifespan=[lifespan],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get
+from dataclasses import asdict
+
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
 from domain.values import Principal
@@ -15,16 +17,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get(
+    "/readyz",
+    summary="Readiness: Vault reachable and unsealed, database migrated (503 otherwise)",
+    tags=["health"],
+)
+async def readyz(request: Request) -> Response[dict[str, object]]:
+    report = await request.app.state.container.health.report()
+    body = {
+        "ready": report.ready,
+        "vault": {"reachable": report.vault.reachable, "sealed": report.vault.sealed},
+        "database": {"reachable": report.database.reachable, "migrated": report.database.migrated},
+    }
+    return Response(body, status_code=200 if report.ready else 503)
+
+
 class SecretsHealthController(Controller):
     path = "/api/v1/secrets/health"
     tags = ["health"]
 
-    @get("/", summary="Vault connectivity and seal state", responses=PROBLEM_RESPONSES)
+    @get("/", summary="Vault, database, cache and circuit breaker state", responses=PROBLEM_RESPONSES)
     async def vault_health(self, request: Request, principal: NamedDependency[Principal]) -> schemas.VaultHealthRead:
-        health = await request.app.state.container.vault.health()
+        report = await request.app.state.container.health.report()
         return schemas.VaultHealthRead(
-            vault_reachable=health.reachable,
-            sealed=health.sealed,
-            initialized=health.initialized,
-            version=health.version,
+            vault_reachable=report.vault.reachable,
+            sealed=report.vault.sealed,
+            initialized=report.vault.initialized,
+            version=report.vault.version,
+            ready=report.ready,
+            database=schemas.DatabaseHealthRead(**asdict(report.database)),
+            cache=schemas.CacheHealthRead(**asdict(report.cache)),
+            circuit_breaker=schemas.BreakerHealthRead(**asdict(report.breaker)),
         )

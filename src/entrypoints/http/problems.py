@@ -9,6 +9,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from adapters.telemetry.metrics import record_auth_failure
 from domain import credentials, errors, providers
 from domain.audit import AuditUnavailable
 from entrypoints.http.schemas import ProblemDetail
@@ -71,6 +72,8 @@ def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
         extra["link"] = exc.link
     if isinstance(exc, providers.ProviderError):
         extra["provider"] = exc.provider
+    if status == 401:
+        record_auth_failure(exc)  # a fixed reason label, never the token or the message
     response = _problem(request, status, slug, exc.title, str(exc), **extra)
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, (providers.ProviderUnavailable, providers.ProviderRateLimited)) and not retry_after:

@@ -118,11 +118,34 @@ class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
     description: str | None | UnsetType = UNSET
 
 
+class DatabaseHealthRead(msgspec.Struct):
+    reachable: bool
+    migrated: bool
+    revision: str | None
+    expected_revision: str | None
+
+
+class CacheHealthRead(msgspec.Struct):
+    kind: str
+    enabled: bool
+    invalidation_listener: bool | None
+
+
+class BreakerHealthRead(msgspec.Struct):
+    state: str
+    consecutive_failures: int
+    retry_after: int | None
+
+
 class VaultHealthRead(msgspec.Struct):
     vault_reachable: bool
     sealed: bool
     initialized: bool
     version: str | None
+    ready: bool
+    database: DatabaseHealthRead
+    cache: CacheHealthRead
+    circuit_breaker: BreakerHealthRead
 
 
 class AuditLogRead(msgspec.Struct):
