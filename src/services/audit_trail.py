@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from domain import errors
 from domain.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome, AuditUnavailable
+from domain.credentials import CredentialMissing
+from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
 from domain.values import Principal
 
@@ -28,6 +30,10 @@ _OUTCOMES: list[tuple[type[Exception], AuditOutcome]] = [
     (errors.VaultUnavailable, AuditOutcome.UNAVAILABLE),
     (errors.StorageUnavailable, AuditOutcome.UNAVAILABLE),
     (AuditUnavailable, AuditOutcome.UNAVAILABLE),
+    (ProviderRejected, AuditOutcome.INVALID),  # the provider said the credential is no good
+    (ProviderRateLimited, AuditOutcome.UNAVAILABLE),
+    (ProviderUnavailable, AuditOutcome.UNAVAILABLE),
+    (CredentialMissing, AuditOutcome.NOT_FOUND),
 ]
 
 
@@ -46,6 +52,9 @@ class AuditNote:
     secret_type: str | None = None
     key: str | None = None
     action: AuditAction | None = None  # when the operation only knows at the end (create or update)
+    # An operation that ends normally but did not succeed (a provider said the credential is bad).
+    outcome: AuditOutcome | None = None
+    reason: str | None = None  # never a value: names, counts, formats, "dry run", ...
 
 
 class AuditTrail:
@@ -72,10 +81,12 @@ class AuditTrail:
         try:
             yield note
         except BaseException as exc:
-            event = self._event(principal, action, note, subject_user_id, outcome_of(exc), _reason(exc))
+            reason = _reason(exc) if note.reason is None else f"{note.reason}; {_reason(exc)}"
+            event = self._event(principal, action, note, subject_user_id, outcome_of(exc), reason)
             await self._append_quietly(event)
             raise
-        await self._log.append(self._event(principal, action, note, subject_user_id, AuditOutcome.SUCCESS, None))
+        outcome = note.outcome or AuditOutcome.SUCCESS
+        await self._log.append(self._event(principal, action, note, subject_user_id, outcome, note.reason))
 
     async def last_access(self, user_id: str, keys: list[str]):
         return await self._log.last_access(user_id, keys)

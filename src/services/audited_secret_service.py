@@ -1,8 +1,13 @@
-"""`SecretService` with every operation on the audit trail, and "last accessed" from the trail."""
+"""`SecretService` with every operation on the audit trail, and "last accessed" from the trail.
+
+Used by the generic secrets API. The provider services (Railway, GitHub, Docker, environments,
+sync, migration) record their own user-level event (store, rotate, validate, export, ...) and run
+on `unaudited()` underneath, so that one user operation leaves exactly one event.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from domain.audit import AuditAction
@@ -16,6 +21,40 @@ class AuditedSecretService(SecretService):
     def __init__(self, *, trail: AuditTrail, **dependencies) -> None:
         super().__init__(**dependencies)
         self._trail = trail
+        self._dependencies = dependencies
+
+    def unaudited(self) -> SecretService:
+        """The same service without the trail, for callers that record the operation themselves.
+
+        It shares this service's cache and its write generations, so a write through one never
+        lets a racing read through the other put an old value back in the cache.
+        """
+        plain = SecretService(**self._dependencies)
+        plain._generations = self._generations
+        return plain
+
+    async def store_fields(
+        self,
+        principal: Principal,
+        key: str,
+        data: Mapping[str, SecretValue],
+        *,
+        amend: Callable[[SecretMetadata], SecretMetadata] | None = None,
+        cas: int | None = None,
+    ) -> tuple[StoredVersion, SecretMetadata]:
+        async with self._trail.record(principal, AuditAction.UPDATE, key=key) as note:
+            stored, metadata = await super().store_fields(principal, key, data, amend=amend, cas=cas)
+            note.version, note.secret_type = stored.version, metadata.secret_type
+            note.action = AuditAction.CREATE if stored.previous_version == 0 else AuditAction.UPDATE
+        return stored, metadata
+
+    async def amend_metadata(
+        self, principal: Principal, key: str, amend: Callable[[SecretMetadata], SecretMetadata]
+    ) -> SecretMetadata:
+        async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
+            metadata = await super().amend_metadata(principal, key, amend)
+            note.secret_type = metadata.secret_type
+        return metadata
 
     async def store(self, principal: Principal, *, key: str, value: SecretValue, **options) -> StoredVersion:
         async with self._trail.record(principal, AuditAction.UPDATE, key=key) as note:
