@@ -180,7 +180,12 @@ async def _migrate_tokens(args: argparse.Namespace) -> int:
             cache=container.cache,
         )
         migration = build_provider_services(
-            settings, secrets=secrets, vaults=vaults, database=container.database, http=container.http
+            settings,
+            secrets=secrets,
+            trail=container.trail,  # actor "system", subject each user
+            vaults=vaults,
+            database=container.database,
+            http=container.http,
         ).migration
         if args.csv:
             items = [MigrationItem(user, SecretValue(token)) for user, token in _read_csv(args.csv)]

@@ -91,8 +91,19 @@ class ProviderServices:
 
 
 def build_provider_services(
-    settings: Settings, *, secrets: SecretService, vaults: VaultSessions, database: Database, http: httpx.AsyncClient
+    settings: Settings,
+    *,
+    secrets: SecretService,
+    trail: AuditTrail,
+    vaults: VaultSessions,
+    database: Database,
+    http: httpx.AsyncClient,
 ) -> ProviderServices:
+    """The provider services record their own, user-level audit events on `trail`; underneath they
+    need an unaudited `SecretService` (given an audited one, they use its unaudited twin), so each
+    user operation leaves exactly one event."""
+    if isinstance(secrets, AuditedSecretService):
+        secrets = secrets.unaudited()
     providers = settings.providers
     railway_validator = RailwayGraphQLTokenValidator(providers.railway_api_url, http)
     accounts = SqlUserAccounts(database)
@@ -104,30 +115,44 @@ def build_provider_services(
         allow_env_fallback=providers.railway_env_fallback,
     )
     railway = RailwayTokenService(
-        secrets=secrets, validator=railway_validator, accounts=accounts, environments=environments, policy=policy
+        secrets=secrets,
+        trail=trail,
+        validator=railway_validator,
+        accounts=accounts,
+        environments=environments,
+        policy=policy,
     )
     environment_secrets = EnvironmentSecretService(
-        vaults=vaults, environments=environments, users=SqlUserDirectory(database)
+        vaults=vaults, environments=environments, users=SqlUserDirectory(database), trail=trail
     )
     railway_clients = RailwayClientService(
-        secrets=secrets, clients=railway_validator, validator=railway_validator, accounts=accounts, policy=policy
+        secrets=secrets,
+        trail=trail,
+        clients=railway_validator,
+        validator=railway_validator,
+        accounts=accounts,
+        policy=policy,
     )
     return ProviderServices(
         railway=railway,
         github=GitHubTokenService(
-            secrets=secrets, validator=GitHubTokenValidatorHttp(providers.github_api_url, http), accounts=accounts
+            secrets=secrets,
+            trail=trail,
+            validator=GitHubTokenValidatorHttp(providers.github_api_url, http),
+            accounts=accounts,
         ),
         docker=DockerCredentialService(
             secrets=secrets,
+            trail=trail,
             tester=DockerRegistryLoginTester(http, frozenset(providers.docker_insecure_registries)),
         ),
         environments=environment_secrets,
         railway_clients=railway_clients,
         sync=EnvironmentSyncService(
-            environment_secrets=environment_secrets, environments=environments, railway=railway_clients
+            environment_secrets=environment_secrets, environments=environments, railway=railway_clients, trail=trail
         ),
         migration=MigrationService(
-            secrets=secrets, railway_tokens=railway, validator=railway_validator, accounts=accounts
+            secrets=secrets, trail=trail, railway_tokens=railway, validator=railway_validator, accounts=accounts
         ),
     )
 
@@ -190,7 +215,7 @@ async def build_container(settings: Settings) -> Container:
         secrets=secrets,
         http=http,
         providers=build_provider_services(
-            settings, secrets=secrets, vaults=traced_vaults, database=database, http=http
+            settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
         ),
     )
 

@@ -3,6 +3,12 @@
 The whole environment is one KV entry holding `{KEY: value}`, so a bulk import is a single
 check-and-set write: it lands whole or not at all. Single-key changes are read-modify-write with
 check-and-set, retried on conflict, so concurrent writes to different keys never lose an update.
+
+Auditing: every public operation records exactly one event. The secret is named
+`env_vars/{env_id}/{KEY}` for an operation on one variable (set → create/update, get → read,
+delete → delete) and `env_vars/{env_id}` for one on the whole environment (keys → list, bulk →
+bulk_import with the variable names in the reason, values → export). Names only, never a value.
+`values_unrecorded` is for a caller that records the operation itself (the Railway sync).
 """
 
 from __future__ import annotations
@@ -19,15 +25,29 @@ from domain.credentials import (
     validate_env_vars,
     validate_environment_id,
 )
+from domain.audit import AuditAction
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
 from domain.ports import SecretVault, UserDirectory, VaultSessions
 from domain.secrets import SecretMetadata
 from domain.values import Principal, SecretValue, is_valid_user_id
+from services.audit_trail import AuditNote, AuditTrail
 from services.secret_service import utc_now
 
 ENVIRONMENT_TYPE = "environment_variables"
 # Generous: each attempt is one metadata read, one data read and one write; losers retry at once.
 _MAX_ATTEMPTS = 50
+_MAX_NAMES_IN_REASON = 20
+
+
+def environment_key(env_id: str, variable: str | None = None) -> str:
+    """How the audit trail names an environment (`env_vars/{env_id}`) or one of its variables."""
+    return f"env_vars/{env_id}" if variable is None else f"env_vars/{env_id}/{variable}"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES_IN_REASON])
+    more = len(names) - _MAX_NAMES_IN_REASON
+    return f"{len(names)} variables: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +77,10 @@ class EnvironmentSecretService:
         vaults: VaultSessions,
         environments: EnvironmentRegistry,
         users: UserDirectory,
+        trail: AuditTrail,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._trail = trail
         self._vaults = vaults
         self._environments = environments
         self._users = users
@@ -67,29 +89,51 @@ class EnvironmentSecretService:
     # -- writes -------------------------------------------------------------------------------
 
     async def set(self, principal: Principal, env_id: str, key: str, value: SecretValue) -> EnvWrite:
-        validate_env_var_name(key)
-        validate_env_var_value(key, value)
-        return await self._change(principal, env_id, lambda current: {**current, key: value}, stored=1)
+        async with self._trail.record(principal, AuditAction.UPDATE, key=environment_key(env_id, key)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            validate_env_var_name(key)
+            validate_env_var_value(key, value)
+
+            def with_it(current: dict[str, SecretValue]) -> dict[str, SecretValue]:
+                note.action = AuditAction.UPDATE if key in current else AuditAction.CREATE
+                return {**current, key: value}
+
+            return await self._change(principal, env_id, with_it, stored=1, note=note)
 
     async def bulk(self, principal: Principal, env_id: str, variables: Mapping[str, SecretValue]) -> EnvWrite:
         """All of them in one write, or none: any bad name or value refuses the whole request."""
+        async with self._trail.record(principal, AuditAction.BULK_IMPORT, key=environment_key(env_id)) as note:
+            return await self._bulk(principal, env_id, variables, note)
+
+    async def bulk_dotenv(self, principal: Principal, env_id: str, text: str) -> EnvWrite:
+        async with self._trail.record(principal, AuditAction.BULK_IMPORT, key=environment_key(env_id)) as note:
+            note.reason = "dotenv"
+            return await self._bulk(principal, env_id, parse_dotenv(text), note)
+
+    async def _bulk(
+        self, principal: Principal, env_id: str, variables: Mapping[str, SecretValue], note: AuditNote
+    ) -> EnvWrite:
+        note.secret_type = ENVIRONMENT_TYPE
         if not variables:
             raise InvalidInput("no variables given", field="secrets")
         checked = validate_env_vars(variables)
-        return await self._change(principal, env_id, lambda current: {**current, **checked}, stored=len(checked))
-
-    async def bulk_dotenv(self, principal: Principal, env_id: str, text: str) -> EnvWrite:
-        return await self.bulk(principal, env_id, parse_dotenv(text))
+        names = _names(sorted(checked))
+        note.reason = f"{note.reason}, {names}" if note.reason else names
+        return await self._change(
+            principal, env_id, lambda current: {**current, **checked}, stored=len(checked), note=note
+        )
 
     async def delete(self, principal: Principal, env_id: str, key: str) -> EnvWrite:
-        validate_env_var_name(key)
+        async with self._trail.record(principal, AuditAction.DELETE, key=environment_key(env_id, key)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            validate_env_var_name(key)
 
-        def without(current: dict[str, SecretValue]) -> dict[str, SecretValue]:
-            if key not in current:
-                raise SecretNotFound(f"no variable {key} in this environment")
-            return {k: v for k, v in current.items() if k != key}
+            def without(current: dict[str, SecretValue]) -> dict[str, SecretValue]:
+                if key not in current:
+                    raise SecretNotFound(f"no variable {key} in this environment")
+                return {k: v for k, v in current.items() if k != key}
 
-        return await self._change(principal, env_id, without, stored=0)
+            return await self._change(principal, env_id, without, stored=0, note=note)
 
     async def _change(
         self,
@@ -98,6 +142,7 @@ class EnvironmentSecretService:
         change: Callable[[dict[str, SecretValue]], dict[str, SecretValue]],
         *,
         stored: int,
+        note: AuditNote,
     ) -> EnvWrite:
         path = environment_path(principal.user_id, env_id)
         vault = await self._vaults.for_principal(principal)
@@ -110,6 +155,7 @@ class EnvironmentSecretService:
                 continue  # someone else wrote meanwhile: apply our change on top of theirs
             if version == 0:
                 await self._first_write(principal, env_id, vault, path)
+            note.version = written.version
             return EnvWrite(stored=stored, version=written.version)
         raise VersionConflict("the environment is changing too fast; retry")
 
@@ -132,22 +178,40 @@ class EnvironmentSecretService:
     # -- reads --------------------------------------------------------------------------------
 
     async def values(self, principal: Principal, env_id: str) -> dict[str, SecretValue]:
-        path = environment_path(principal.user_id, env_id)
-        vault = await self._vaults.for_principal(principal)
-        current, _ = await self._read(vault, path)
+        """Every variable with its value: recorded as an `export` of the environment."""
+        async with self._trail.record(principal, AuditAction.EXPORT, key=environment_key(env_id)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            current, version = await self._values(principal, env_id)
+            note.version = version or None
         return current
 
-    async def keys(self, principal: Principal, env_id: str) -> list[str]:
-        return sorted(await self.values(principal, env_id))
+    async def values_unrecorded(self, principal: Principal, env_id: str) -> tuple[dict[str, SecretValue], int]:
+        """`values` (and the environment's version) without an event: the caller records its own."""
+        return await self._values(principal, env_id)
 
-    async def get(self, principal: Principal, env_id: str, key: str) -> EnvVarView:
-        validate_env_var_name(key)
+    async def _values(self, principal: Principal, env_id: str) -> tuple[dict[str, SecretValue], int]:
         path = environment_path(principal.user_id, env_id)
         vault = await self._vaults.for_principal(principal)
-        try:
-            entry = await vault.read(path)
-        except SecretNotFound:
-            raise SecretNotFound(f"no variable {key} in this environment") from None
-        if key not in entry.data:
-            raise SecretNotFound(f"no variable {key} in this environment")
+        return await self._read(vault, path)
+
+    async def keys(self, principal: Principal, env_id: str) -> list[str]:
+        async with self._trail.record(principal, AuditAction.LIST, key=environment_key(env_id)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            current, version = await self._values(principal, env_id)
+            note.version = version or None
+        return sorted(current)
+
+    async def get(self, principal: Principal, env_id: str, key: str) -> EnvVarView:
+        async with self._trail.record(principal, AuditAction.READ, key=environment_key(env_id, key)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            validate_env_var_name(key)
+            path = environment_path(principal.user_id, env_id)
+            vault = await self._vaults.for_principal(principal)
+            try:
+                entry = await vault.read(path)
+            except SecretNotFound:
+                raise SecretNotFound(f"no variable {key} in this environment") from None
+            note.version = entry.version
+            if key not in entry.data:
+                raise SecretNotFound(f"no variable {key} in this environment")
         return EnvVarView(key=key, value=entry.data[key], version=entry.version, created_at=entry.created_at)

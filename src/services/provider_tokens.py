@@ -3,6 +3,12 @@
 Every write validates against the provider first; a rejected, rate-limited or unreachable
 provider raises before anything is written. Storage goes through `SecretService`, so provider
 secrets share the generic versions, rollback, cache invalidation and metadata index.
+
+Auditing: each public operation records exactly one user-level event on the `AuditTrail` (store →
+create/update, rotate, validate, test_login, export, delete, status → metadata_read, ...). The
+`SecretService` underneath must be an UNAUDITED one (`AuditedSecretService.unaudited()`), or every
+operation would be on record twice. A provider that answers "no" to a validation or a login test
+is recorded with outcome `invalid`; no event ever carries a token, a password or a value.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from domain.credentials import (
     UserAccounts,
     VaultDisabled,
 )
+from domain.audit import AuditAction, AuditOutcome
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
 from domain.providers import (
     RAILWAY,
@@ -35,7 +42,8 @@ from domain.providers import (
 )
 from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment
 from domain.values import Principal, SecretValue
-from services.secret_service import SecretService, utc_now
+from services.audit_trail import AuditNote, AuditTrail
+from services.secret_service import SecretService, StoredVersion, utc_now
 
 RAILWAY_KEY = "railway"
 GITHUB_KEY = "github"
@@ -50,6 +58,11 @@ def _validate_token(token: SecretValue, field: str) -> None:
         raise InvalidInput("the token must not be empty", field=field)
     if token.byte_length() > MAX_TOKEN_BYTES or any(ord(c) < 33 for c in plain):
         raise InvalidInput(f"a token is at most {MAX_TOKEN_BYTES} bytes without spaces or control characters", field=field)
+
+
+def _written(note: AuditNote, stored: StoredVersion, secret_type: SecretType) -> None:
+    note.version, note.secret_type = stored.version, secret_type.value
+    note.action = AuditAction.CREATE if stored.previous_version == 0 else AuditAction.UPDATE
 
 
 def token_kinds(metadata: SecretMetadata) -> dict[str, str]:
@@ -119,6 +132,7 @@ class RailwayTokenService:
         self,
         *,
         secrets: SecretService,
+        trail: AuditTrail,
         validator: RailwayTokenValidator,
         accounts: UserAccounts,
         environments: EnvironmentRegistry,
@@ -126,6 +140,7 @@ class RailwayTokenService:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._secrets = secrets
+        self._trail = trail
         self._validator = validator
         self._accounts = accounts
         self._environments = environments
@@ -136,7 +151,13 @@ class RailwayTokenService:
         if not self._policy.vault_enabled:
             raise VaultDisabled("per-user Railway tokens are disabled on this deployment (SECRETS_VAULT_ENABLED=false)")
 
-    async def store(
+    async def store(self, principal: Principal, token: SecretValue) -> RailwayStored:
+        async with self._trail.record(principal, AuditAction.UPDATE, key=RAILWAY_KEY) as note:
+            stored = await self.store_unrecorded(principal, token)
+            _written(note, stored, SecretType.RAILWAY_TOKEN)
+        return stored
+
+    async def store_unrecorded(
         self,
         principal: Principal,
         token: SecretValue,
@@ -144,6 +165,7 @@ class RailwayTokenService:
         cas: int | None = None,
         validated: RailwayTokenInfo | None = None,  # the migration validates a shared token once
     ) -> RailwayStored:
+        """`store` without an audit event: for callers that record their own (rotate, the migration)."""
         self._require_vault()
         _validate_token(token, "token")
         info = validated or await self._validator.validate(token)  # raises before anything is stored
@@ -162,6 +184,13 @@ class RailwayTokenService:
 
     async def rotate(self, principal: Principal, new_token: SecretValue) -> RailwayStored:
         """A new, validated version on top of the current one; the old one stays for rollback."""
+        async with self._trail.record(principal, AuditAction.ROTATE, key=RAILWAY_KEY) as note:
+            note.secret_type = SecretType.RAILWAY_TOKEN.value
+            stored = await self._rotate(principal, new_token)
+            note.version = stored.version
+        return stored
+
+    async def _rotate(self, principal: Principal, new_token: SecretValue) -> RailwayStored:
         self._require_vault()
         _validate_token(new_token, "new_token")
         metadata, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)  # 404 if none
@@ -169,11 +198,20 @@ class RailwayTokenService:
         if current.value == new_token:
             raise InvalidInput("the new token is the token already stored", field="new_token")
         try:
-            return await self.store(principal, new_token, cas=vault_metadata.current_version)
+            return await self.store_unrecorded(principal, new_token, cas=vault_metadata.current_version)
         except VersionConflict as conflict:
             raise VersionConflict("the Railway token changed during the rotation; retry", current_version=conflict.current_version) from None
 
     async def status(self, principal: Principal) -> RailwayStatus:
+        async with self._trail.record(principal, AuditAction.METADATA_READ, key=RAILWAY_KEY) as note:
+            note.secret_type = SecretType.RAILWAY_TOKEN.value
+            status = await self._status(principal)
+            note.version = status.version
+            if status.source != TOKEN_SOURCE_VAULT:
+                note.reason = "shared RAILWAY_API_TOKEN" if status.source == "env" else "not configured"
+        return status
+
+    async def _status(self, principal: Principal) -> RailwayStatus:
         if self._policy.vault_enabled:
             try:
                 metadata, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)
@@ -199,7 +237,19 @@ class RailwayTokenService:
 
     async def validate(self, principal: Principal) -> RailwayValidation:
         """Ask Railway about the token in use now; a stored token's `last_validated` moves on success."""
-        status = await self.status(principal)
+        async with self._trail.record(principal, AuditAction.VALIDATE, key=RAILWAY_KEY) as note:
+            note.secret_type = SecretType.RAILWAY_TOKEN.value
+            result = await self._validate(principal, note)
+            if not result.valid:
+                note.outcome = AuditOutcome.INVALID
+                note.reason = _join(note.reason, result.detail)
+        return result
+
+    async def _validate(self, principal: Principal, note: AuditNote) -> RailwayValidation:
+        status = await self._status(principal)
+        note.version = status.version
+        if status.source == "env":
+            note.reason = "shared RAILWAY_API_TOKEN"
         if status.source == TOKEN_SOURCE_VAULT:
             token = (await self._secrets.get(principal, RAILWAY_KEY)).value
         elif status.source == "env":
@@ -224,8 +274,10 @@ class RailwayTokenService:
 
     async def delete(self, principal: Principal) -> int:
         """Soft delete; returns how many of the user's environments relied on the token."""
-        await self._secrets.delete(principal, RAILWAY_KEY)
-        await self._accounts.set_railway_source(principal.user_id, None)
+        async with self._trail.record(principal, AuditAction.DELETE, key=RAILWAY_KEY) as note:
+            note.secret_type = SecretType.RAILWAY_TOKEN.value
+            await self._secrets.delete(principal, RAILWAY_KEY)
+            await self._accounts.set_railway_source(principal.user_id, None)
         return await self._environments.count(principal.user_id)
 
 
@@ -253,16 +305,25 @@ class GitHubTokenService:
         self,
         *,
         secrets: SecretService,
+        trail: AuditTrail,
         validator: GitHubTokenValidator,
         accounts: UserAccounts,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._secrets = secrets
+        self._trail = trail
         self._validator = validator
         self._accounts = accounts
         self._clock = clock
 
     async def store(self, principal: Principal, token: SecretValue) -> str:
+        async with self._trail.record(principal, AuditAction.UPDATE, key=GITHUB_KEY) as note:
+            note.secret_type = SecretType.GITHUB_PAT.value
+            username, stored = await self._store(principal, token)
+            _written(note, stored, SecretType.GITHUB_PAT)
+        return username
+
+    async def _store(self, principal: Principal, token: SecretValue) -> tuple[str, StoredVersion]:
         _validate_token(token, "token")
         info = await self._validator.validate(token)
         at = self._clock()
@@ -280,11 +341,19 @@ class GitHubTokenService:
                 metadata, secret_type=SecretType.GITHUB_PAT.value, last_validated=at, extra={**kept, **extra}
             )
 
-        await self._secrets.store_fields(principal, GITHUB_KEY, {"token": token}, amend=amend)
+        stored, _ = await self._secrets.store_fields(principal, GITHUB_KEY, {"token": token}, amend=amend)
         await self._accounts.set_github_validated(principal.user_id, at)
-        return info.username
+        return info.username, stored
 
     async def status(self, principal: Principal) -> GitHubStatus:
+        async with self._trail.record(principal, AuditAction.METADATA_READ, key=GITHUB_KEY) as note:
+            note.secret_type = SecretType.GITHUB_PAT.value
+            status = await self._status(principal)
+            if not status.configured:
+                note.reason = "not configured"
+        return status
+
+    async def _status(self, principal: Principal) -> GitHubStatus:
         try:
             metadata, _ = await self._secrets.get_metadata(principal, GITHUB_KEY)
         except SecretNotFound:
@@ -306,8 +375,15 @@ class GitHubTokenService:
         )
 
     async def delete(self, principal: Principal) -> None:
-        await self._secrets.delete(principal, GITHUB_KEY)
-        await self._accounts.set_github_validated(principal.user_id, None)
+        async with self._trail.record(principal, AuditAction.DELETE, key=GITHUB_KEY) as note:
+            note.secret_type = SecretType.GITHUB_PAT.value
+            await self._secrets.delete(principal, GITHUB_KEY)
+            await self._accounts.set_github_validated(principal.user_id, None)
+
+
+def _join(*parts: str | None) -> str | None:
+    kept = [p for p in parts if p]
+    return "; ".join(kept) if kept else None
 
 
 def _time(raw: str | None) -> datetime | None:
@@ -342,51 +418,75 @@ def registry_key(registry: str) -> tuple[str, str]:
 
 
 class DockerCredentialService:
-    """Registry credentials per user at `users/{id}/docker/{registry}`."""
+    """Registry credentials per user at `users/{id}/docker/{registry}`.
+
+    Events name the secret `docker/{registry}` (the normalised host), or no key when the registry
+    given is not a host name.
+    """
 
     def __init__(
         self,
         *,
         secrets: SecretService,
+        trail: AuditTrail,
         tester: RegistryLoginTester,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._secrets = secrets
+        self._trail = trail
         self._tester = tester
         self._clock = clock
+
+    def _locate(self, note: AuditNote, registry: str) -> tuple[str, str]:
+        host, key = registry_key(registry)
+        note.key, note.secret_type = key, SecretType.DOCKER_CREDENTIALS.value
+        return host, key
 
     async def store(
         self, principal: Principal, *, registry: str, username: str, password: SecretValue, email: str | None
     ) -> tuple[str, int]:
-        host, key = registry_key(registry)
-        if not username or len(username) > 256 or any(ord(c) < 32 for c in username) or ":" in username:
-            raise InvalidInput("username must be 1-256 printable characters without ':'", field="username")
-        if password.byte_length() == 0 or password.byte_length() > MAX_TOKEN_BYTES:
-            raise InvalidInput(f"password must be 1-{MAX_TOKEN_BYTES} bytes", field="password")
-        if email is not None and (len(email) > 256 or "@" not in email or any(ord(c) < 33 for c in email)):
-            raise InvalidInput("email must be an e-mail address", field="email")
-        data = {
-            "registry": SecretValue(host),
-            "username": SecretValue(username),
-            "password": password,
-            "email": SecretValue(email or ""),
-        }
+        async with self._trail.record(principal, AuditAction.UPDATE) as note:
+            host, key = self._locate(note, registry)
+            if not username or len(username) > 256 or any(ord(c) < 32 for c in username) or ":" in username:
+                raise InvalidInput("username must be 1-256 printable characters without ':'", field="username")
+            if password.byte_length() == 0 or password.byte_length() > MAX_TOKEN_BYTES:
+                raise InvalidInput(f"password must be 1-{MAX_TOKEN_BYTES} bytes", field="password")
+            if email is not None and (len(email) > 256 or "@" not in email or any(ord(c) < 33 for c in email)):
+                raise InvalidInput("email must be an e-mail address", field="email")
+            data = {
+                "registry": SecretValue(host),
+                "username": SecretValue(username),
+                "password": password,
+                "email": SecretValue(email or ""),
+            }
 
-        def amend(metadata: SecretMetadata) -> SecretMetadata:
-            # New credentials have not been tested yet.
-            extra = {**metadata.extra, "registry": host}
-            return replace(metadata, secret_type=SecretType.DOCKER_CREDENTIALS.value, last_validated=None, extra=extra)
+            def amend(metadata: SecretMetadata) -> SecretMetadata:
+                # New credentials have not been tested yet.
+                extra = {**metadata.extra, "registry": host}
+                return replace(
+                    metadata, secret_type=SecretType.DOCKER_CREDENTIALS.value, last_validated=None, extra=extra
+                )
 
-        stored, _ = await self._secrets.store_fields(principal, key, data, amend=amend)
+            stored, _ = await self._secrets.store_fields(principal, key, data, amend=amend)
+            _written(note, stored, SecretType.DOCKER_CREDENTIALS)
         return host, stored.version
 
     async def registries(self, principal: Principal) -> list[str]:
-        records = await self._secrets.list(principal, secret_type=SecretType.DOCKER_CREDENTIALS.value)
+        async with self._trail.record(principal, AuditAction.LIST) as note:
+            note.secret_type = SecretType.DOCKER_CREDENTIALS.value
+            records = await self._secrets.list(principal, secret_type=SecretType.DOCKER_CREDENTIALS.value)
         return [r.key.split("/", 1)[1] for r in records if "/" in r.key]
 
     async def get(self, principal: Principal, registry: str) -> DockerCredentials:
-        host, key = registry_key(registry)
+        """The credentials, password included in the result (the HTTP read leaves it out)."""
+        async with self._trail.record(principal, AuditAction.READ) as note:
+            credentials = await self._get(principal, registry, note)
+        return credentials
+
+    async def _get(self, principal: Principal, registry: str, note: AuditNote) -> DockerCredentials:
+        host, key = self._locate(note, registry)
         view = await self._secrets.get(principal, key)
+        note.version = view.version
         fields = view.fields
         email = fields.get("email")
         return DockerCredentials(
@@ -399,27 +499,37 @@ class DockerCredentialService:
         )
 
     async def delete(self, principal: Principal, registry: str) -> None:
-        _, key = registry_key(registry)
-        await self._secrets.delete(principal, key)
+        async with self._trail.record(principal, AuditAction.DELETE) as note:
+            _, key = self._locate(note, registry)
+            await self._secrets.delete(principal, key)
 
     async def test(self, principal: Principal, registry: str) -> RegistryLoginResult:
-        credentials = await self.get(principal, registry)
-        result = await self._tester.test(credentials.registry, credentials.username, credentials.password)
-        if result.valid:
-            at = self._clock()
-            await self._secrets.amend_metadata(
-                principal, docker_key(credentials.registry), lambda m: replace(m, last_validated=at)
-            )
+        """Log in with the stored credentials; a refused login is recorded with outcome `invalid`."""
+        async with self._trail.record(principal, AuditAction.TEST_LOGIN) as note:
+            credentials = await self._get(principal, registry, note)
+            result = await self._tester.test(credentials.registry, credentials.username, credentials.password)
+            if result.valid:
+                at = self._clock()
+                await self._secrets.amend_metadata(
+                    principal, docker_key(credentials.registry), lambda m: replace(m, last_validated=at)
+                )
+            else:
+                note.outcome = AuditOutcome.INVALID
+                note.reason = "the registry refused the login"
         return result
 
     async def export(self, principal: Principal, registry: str, fmt: str) -> Mapping[str, Any]:
-        """The credentials as a consumer needs them: Railway's pair or a Docker config.json entry."""
-        credentials = await self.get(principal, registry)
-        if fmt == "railway":
-            return railway_registry_credentials(credentials.username, credentials.password)
-        if fmt == "docker_config":
+        """The credentials as a consumer needs them: Railway's pair or a Docker config.json entry.
+
+        Only ever the caller's own (the path comes from the principal); recorded as `export`."""
+        async with self._trail.record(principal, AuditAction.EXPORT) as note:
+            if fmt not in ("railway", "docker_config"):
+                raise InvalidInput("format is 'railway' or 'docker_config'", field="format")
+            note.reason = f"format {fmt}"
+            credentials = await self._get(principal, registry, note)
+            if fmt == "railway":
+                return railway_registry_credentials(credentials.username, credentials.password)
             return docker_config_auth_entry(credentials.registry, credentials.username, credentials.password)
-        raise InvalidInput("format is 'railway' or 'docker_config'", field="format")
 
 
 __all__ = [

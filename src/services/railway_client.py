@@ -3,6 +3,11 @@
 Every Railway call the service makes goes through `RailwayClientService.client_for`: the calling
 user's token from Vault, sent the way its kind requires; the shared `RAILWAY_API_TOKEN` only when
 Vault is switched off, or for a user without a token while the legacy fallback is allowed.
+
+Auditing: each use of a user's token by the client is one `read` event of `railway` with reason
+"railway client" (the shared token: no key, reason "railway client, shared RAILWAY_API_TOKEN").
+A sync is one `sync` event of `env_vars/{env_id}` ("dry run" in the reason for a preview), plus
+the client's `read` of the Railway token it pushed with: one event per secret the sync touched.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ from domain.credentials import (
     RailwayTarget,
     UserAccounts,
 )
+from domain.audit import AuditAction
 from domain.errors import InvalidInput, SecretNotFound
 from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
 from domain.values import Principal, SecretValue, is_valid_secret_key
-from services.environment_secrets import EnvironmentSecretService
+from services.audit_trail import AuditNote, AuditTrail
+from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key
 from services.provider_tokens import RAILWAY_KEY, RailwayPolicy, token_kinds, with_token_kind
 from services.secret_service import SecretService
+
+CLIENT_REASON = "railway client"
 
 MASK = "********"
 
@@ -41,12 +50,14 @@ class RailwayClientService:
         self,
         *,
         secrets: SecretService,
+        trail: AuditTrail,
         clients: RailwayClients,
         validator: RailwayTokenValidator,
         accounts: UserAccounts,
         policy: RailwayPolicy,
     ) -> None:
         self._secrets = secrets
+        self._trail = trail
         self._clients = clients
         self._validator = validator
         self._accounts = accounts
@@ -55,12 +66,19 @@ class RailwayClientService:
         self._env_kind_lock = asyncio.Lock()
 
     async def client_for(self, principal: Principal) -> BoundRailwayClient:
+        """A Railway client with the caller's token; the use of the token is one `read` event."""
+        async with self._trail.record(principal, AuditAction.READ, key=RAILWAY_KEY) as note:
+            note.reason = CLIENT_REASON
+            return await self._client_for(principal, note)
+
+    async def _client_for(self, principal: Principal, note: AuditNote) -> BoundRailwayClient:
         if self._policy.vault_enabled:
             try:
                 view = await self._secrets.get(principal, RAILWAY_KEY)
             except SecretNotFound:
                 pass
             else:
+                note.version, note.secret_type = view.version, view.metadata.secret_type
                 kind = token_kinds(view.metadata).get(str(view.version))
                 if kind is None:
                     # A version written by a rollback carries no kind yet: ask Railway once, remember it.
@@ -73,6 +91,8 @@ class RailwayClientService:
                     self._clients.client_for(view.value, kind), "vault", kind, view.version  # type: ignore[arg-type]
                 )
         fallback = self._policy.fallback
+        note.key = None  # not a secret of the user's
+        note.reason = f"{CLIENT_REASON}, shared RAILWAY_API_TOKEN"
         if fallback is None:
             raise CredentialMissing(
                 "no Railway token is configured for you: add one in Settings → Credentials → Railway "
@@ -123,7 +143,9 @@ class EnvironmentSyncService:
         environment_secrets: EnvironmentSecretService,
         environments: EnvironmentRegistry,
         railway: RailwayClientService,
+        trail: AuditTrail,
     ) -> None:
+        self._trail = trail
         self._env_secrets = environment_secrets
         self._environments = environments
         self._railway = railway
@@ -137,7 +159,23 @@ class EnvironmentSyncService:
         replace: bool = False,
         dry_run: bool = False,
     ) -> SyncPlan:
-        ours = await self._env_secrets.values(principal, env_id)
+        async with self._trail.record(principal, AuditAction.SYNC, key=environment_key(env_id)) as note:
+            note.secret_type = ENVIRONMENT_TYPE
+            note.reason = "dry run" if dry_run else ("replace" if replace else None)
+            return await self._sync(principal, env_id, target=target, replace=replace, dry_run=dry_run, note=note)
+
+    async def _sync(
+        self,
+        principal: Principal,
+        env_id: str,
+        *,
+        target: RailwayTarget | None,
+        replace: bool,
+        dry_run: bool,
+        note: AuditNote,
+    ) -> SyncPlan:
+        ours, version = await self._env_secrets.values_unrecorded(principal, env_id)
+        note.version = version or None
         if target is None:
             known = await self._environments.get(principal.user_id, env_id)
             if known is None or known.railway is None:

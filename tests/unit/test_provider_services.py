@@ -15,7 +15,9 @@ from services.environment_secrets import EnvironmentSecretService
 from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem, MigrationService
 from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
+from services.audit_trail import AuditTrail
 from services.secret_service import SecretService
+from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.providers import (
     FakeGitHubValidator,
@@ -34,6 +36,8 @@ ALICE = Principal(user_id="alice")
 class World:
     def __init__(self, policy: RailwayPolicy = RailwayPolicy()) -> None:
         self.vault = InMemorySecretVault()
+        self.audit_log = InMemoryAuditLog()
+        trail = AuditTrail(self.audit_log)
         vaults = OneVaultForEveryone(self.vault)
         users = InMemoryUserDirectory()
         self.index = InMemorySecretIndex(users)
@@ -44,17 +48,24 @@ class World:
         self.accounts = InMemoryUserAccounts()
         self.environments = InMemoryEnvironmentRegistry()
         self.railway = RailwayTokenService(
-            secrets=self.secrets, validator=self.railway_api, accounts=self.accounts, environments=self.environments, policy=policy
+            secrets=self.secrets, trail=trail, validator=self.railway_api, accounts=self.accounts,
+            environments=self.environments, policy=policy,
         )
-        self.github = GitHubTokenService(secrets=self.secrets, validator=self.github_api, accounts=self.accounts)
-        self.docker = DockerCredentialService(secrets=self.secrets, tester=self.registry)
-        self.env = EnvironmentSecretService(vaults=vaults, environments=self.environments, users=users)
+        self.github = GitHubTokenService(
+            secrets=self.secrets, trail=trail, validator=self.github_api, accounts=self.accounts
+        )
+        self.docker = DockerCredentialService(secrets=self.secrets, trail=trail, tester=self.registry)
+        self.env = EnvironmentSecretService(vaults=vaults, environments=self.environments, users=users, trail=trail)
         self.clients = RailwayClientService(
-            secrets=self.secrets, clients=self.railway_api, validator=self.railway_api, accounts=self.accounts, policy=policy
+            secrets=self.secrets, trail=trail, clients=self.railway_api, validator=self.railway_api,
+            accounts=self.accounts, policy=policy,
         )
-        self.sync = EnvironmentSyncService(environment_secrets=self.env, environments=self.environments, railway=self.clients)
+        self.sync = EnvironmentSyncService(
+            environment_secrets=self.env, environments=self.environments, railway=self.clients, trail=trail
+        )
         self.migration = MigrationService(
-            secrets=self.secrets, railway_tokens=self.railway, validator=self.railway_api, accounts=self.accounts
+            secrets=self.secrets, trail=trail, railway_tokens=self.railway, validator=self.railway_api,
+            accounts=self.accounts,
         )
 
 
