@@ -54,7 +54,7 @@ class AuditedSecretService(SecretService):
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
             metadata = await super().amend_metadata(principal, key, amend)
             note.secret_type = metadata.secret_type
-        return metadata
+        return metadata, current
 
     async def store(self, principal: Principal, *, key: str, value: SecretValue, **options) -> StoredVersion:
         async with self._trail.record(principal, AuditAction.UPDATE, key=key) as note:
@@ -104,13 +104,13 @@ class AuditedSecretService(SecretService):
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
         description: str | None | _Unset = UNSET,
-    ) -> SecretMetadata:
+    ) -> tuple[SecretMetadata, VaultMetadata]:
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
-            metadata = await super().update_metadata(
+            metadata, current = await super().update_metadata(
                 principal, key, tags=tags, secret_type=secret_type, description=description
             )
             note.secret_type = metadata.secret_type
-        return metadata
+        return metadata, current
 
     async def list(self, principal: Principal, **filters) -> list[SecretRecord]:
         async with self._trail.record(principal, AuditAction.LIST):

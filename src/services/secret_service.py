@@ -255,7 +255,7 @@ class SecretService:
         async with self._changing(locator):
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
-        return metadata
+        return metadata, await vault.read_metadata(locator.path) or current
 
     async def update_metadata(
         self,
@@ -265,7 +265,7 @@ class SecretService:
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
         description: str | None | _Unset = UNSET,
-    ) -> SecretMetadata:
+    ) -> tuple[SecretMetadata, VaultMetadata]:
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
         current = await self._live_metadata(vault, locator)
@@ -283,7 +283,7 @@ class SecretService:
         async with self._changing(locator):
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
-        return metadata
+        return metadata, await vault.read_metadata(locator.path) or current
 
     @asynccontextmanager
     async def _changing(self, locator: SecretLocator) -> AsyncIterator[None]:

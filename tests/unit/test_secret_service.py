@@ -292,7 +292,7 @@ async def test_update_metadata_changes_tags_type_and_description_without_a_new_v
     await store(service, tags=["old"], description="before")
     clock.advance(3)
 
-    updated = await service.update_metadata(
+    updated, _ = await service.update_metadata(
         ALICE, "db_password", tags=["new", "prod"], secret_type="api_key", description="after"
     )
 
@@ -339,7 +339,7 @@ async def test_provider_secret_keeps_its_type(service, vault, index) -> None:
 
 async def test_provider_secret_tags_can_change(service, vault) -> None:
     await vault.write("users/alice/railway", {"token": SecretValue("rw-token")}, cas=0)
-    updated = await service.update_metadata(ALICE, "railway", tags=["ci"])
+    updated, _ = await service.update_metadata(ALICE, "railway", tags=["ci"])
     assert (updated.secret_type, updated.tags) == ("railway_token", ("ci",))
     assert (await service.get(ALICE, "railway")).value.reveal() == "rw-token"
 

@@ -131,14 +131,13 @@ class SecretsController(Controller):
     async def update_metadata(
         self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
-        await secret_service.update_metadata(
+        metadata, vault_metadata = await secret_service.update_metadata(
             principal,
             key,
             tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
             secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
             description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
         )
-        metadata, vault_metadata = await secret_service.get_metadata(principal, key)
         return _metadata_read(
             metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
         )
