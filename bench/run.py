@@ -307,7 +307,9 @@ class Service:
     child: Child
 
 
-def start_service(stack: Stack, *, workers: int, cache_ttl: int | None, redis_url: str | None) -> Service:
+def start_service(
+    stack: Stack, *, workers: int, cache_ttl: int | None, redis_url: str | None, user_auth: str = "token"
+) -> Service:
     port = free_port()
     env = {
         key: value
@@ -326,6 +328,7 @@ def start_service(stack: Stack, *, workers: int, cache_ttl: int | None, redis_ur
         AUTH_AUDIENCE=stack.audience,
         HOST="127.0.0.1",
         PORT=str(port),
+        VAULT_USER_AUTH=user_auth,
     )
     if cache_ttl is not None:
         env["CACHE_TTL_SECONDS"] = str(cache_ttl)
@@ -372,16 +375,18 @@ def running_stack(database_url: str | None) -> Iterator[Stack]:
 
     from adapters.db.migrate import upgrade
     from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair, issue_token
-    from adapters.vault.bootstrap import ensure_kv_mount
+    from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 
     with tempfile.TemporaryDirectory(prefix="mirage-bench-") as tmp:
         workdir = Path(tmp)
         bao = start_openbao(workdir)
         try:
-            ensure_kv_mount(hvac.Client(url=bao.addr, token=bao.token), MOUNT)
             url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
             upgrade(url)
             private_key, public_key = ensure_dev_keypair(workdir / "auth")
+            # As in production: mount, policies, and JWT auth so that --user-auth jwt can log users in.
+            jwt = JwtAuthSetup(issuer=DEV_ISSUER, audience=DEV_AUDIENCE, public_key_pem=public_key.read_text())
+            bootstrap_vault(hvac.Client(url=bao.addr, token=bao.token), MOUNT, jwt=jwt, user_auth="jwt")
             stack = Stack(workdir, bao, url, private_key, public_key, DEV_ISSUER, DEV_AUDIENCE)
             stack.users = [f"bench-user-{i:02d}" for i in range(SEED_USERS)]
             stack.keys = [f"key-{i:02d}" for i in range(SEED_KEYS)]
@@ -458,6 +463,7 @@ class Plan:
     warmup: float
     workers: int
     redis_url: str | None
+    user_auth: str = "token"
 
 
 def raw_openbao(stack: Stack, plan: Plan, user: str, key: str) -> WrkResult:
@@ -514,6 +520,13 @@ def vault_reads_per_uncached_get(service: Service, stack: Stack, count: int = 20
 class Report:
     rows: list[ScenarioResult]
     reads_per_uncached_get: float | None
+    vault_sessions: dict | None = None  # per-user Vault logins (jwt mode), one worker's view
+
+
+def vault_sessions(service: Service, stack: Stack) -> dict | None:
+    headers = {"Authorization": f"Bearer {stack.tokens[stack.users[0]]}"}
+    with httpx.Client(base_url=service.base, timeout=10.0, trust_env=False) as client:
+        return client.get("/api/v1/secrets/health", headers=headers).json().get("vault_sessions")
 
 
 def run_all(plan: Plan, database_url: str | None) -> Report:
@@ -525,7 +538,10 @@ def run_all(plan: Plan, database_url: str | None) -> Report:
         mix_data = stack.workdir / "mix-data.lua"
         write_mix_data(stack, mix_data)
 
-        service = start_service(stack, workers=plan.workers, cache_ttl=None, redis_url=plan.redis_url)
+        sessions = None
+        service = start_service(
+            stack, workers=plan.workers, cache_ttl=None, redis_url=plan.redis_url, user_auth=plan.user_auth
+        )
         try:
             print(f"service (cache on, default TTL) at {service.base}, {plan.workers} workers", flush=True)
             seed(service, stack)
@@ -534,11 +550,14 @@ def run_all(plan: Plan, database_url: str | None) -> Report:
             rows.append(ScenarioResult("(a) raw OpenBao KV v2 read", warm.baseline, None))
             rows.append(warm)
             rows.append(measured(stack, plan, "(d) mix 90/10, Zipf, cache on", mixer(service, mix_data)))
+            sessions = vault_sessions(service, stack)
         finally:
             service.child.stop()
             keep_service_log(service.child, "service-cache-on")
 
-        service = start_service(stack, workers=plan.workers, cache_ttl=0, redis_url=plan.redis_url)
+        service = start_service(
+            stack, workers=plan.workers, cache_ttl=0, redis_url=plan.redis_url, user_auth=plan.user_auth
+        )
         try:
             print(f"service (CACHE_TTL_SECONDS=0) at {service.base}", flush=True)
             per_get = vault_reads_per_uncached_get(service, stack)
@@ -548,7 +567,7 @@ def run_all(plan: Plan, database_url: str | None) -> Report:
         finally:
             service.child.stop()
             keep_service_log(service.child, "service-cache-off")
-    return Report(rows, per_get)
+    return Report(rows, per_get, sessions)
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -615,7 +634,8 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
         f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{plan.duration:g}s --latency (after a {plan.warmup:g}s "
         f"unmeasured warm-up); {plan.workers} service workers; cache "
         f"{'Redis ' + plan.redis_url if plan.redis_url else 'in-process'}; database "
-        f"{'given by --database-url' if args.database_url else 'temp SQLite'}; commit {git_commit()}"
+        f"{'given by --database-url' if args.database_url else 'temp SQLite'}; Vault identity "
+        f"{plan.user_auth}; commit {git_commit()}"
         + (" (working tree has local changes)" if git_dirty() else ""),
         "",
         "| scenario | req/s | p50 | p99 | ratio to raw OpenBao |",
@@ -636,6 +656,14 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
         "Cache effect (from OpenBao's `vault_route_read_mirage_` counter around each measured run):",
         *cache_notes(report),
     ]
+    if report.vault_sessions:
+        s = report.vault_sessions
+        tail += [
+            "",
+            f"Per-user Vault tokens (VAULT_USER_AUTH=jwt, one worker's counters, cache-on run): {s['logins']:,} "
+            f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
+            f"(reuse ratio {s['reuse_ratio']:.4f}).",
+        ]
     errors = error_notes(rows)
     tail += ["", "Responses and errors:", *errors] if errors else ["", "No non-2xx responses or socket errors."]
     return "\n".join(head + body + tail) + "\n"
@@ -661,6 +689,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis", action="store_true", help=f"use Redis {REDIS_BENCH_URL} (flushed first)")
     parser.add_argument("--database-url", help="postgresql+asyncpg://... instead of a temp SQLite file")
     parser.add_argument("--quick", action="store_true", help="3 s runs: a smoke check, not a measurement")
+    parser.add_argument(
+        "--user-auth", choices=("token", "jwt"), default="token", help="VAULT_USER_AUTH of the service (default token)"
+    )
     return parser.parse_args(argv)
 
 
@@ -677,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         # Several workers need the shared cache: the service refuses in-process caches then.
         redis_url=REDIS_BENCH_URL if args.redis or args.workers > 1 else None,
+        user_auth=args.user_auth,
     )
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ensure_wrk()

@@ -30,7 +30,13 @@ def _serve(host: str, port: int, workers: int) -> None:
 
     # A factory string, so that every worker process builds its own clients and pools.
     uvicorn.run(
-        "entrypoints.asgi:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "entrypoints.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        log_config=None,  # uvicorn's loggers go through the app's redacting JSON handler
     )
 
 

@@ -48,4 +48,17 @@ class SecretsHealthController(Controller):
             database=schemas.DatabaseHealthRead(**asdict(report.database)),
             cache=schemas.CacheHealthRead(**asdict(report.cache)),
             circuit_breaker=schemas.BreakerHealthRead(**asdict(report.breaker)),
+            vault_sessions=_sessions(request.app.state.container.vaults),
         )
+
+
+def _sessions(vaults) -> schemas.VaultSessionsRead | None:
+    stats = getattr(vaults, "stats", None)  # only the per-user (JWT) sessions keep these
+    if stats is None:
+        return None
+    return schemas.VaultSessionsRead(
+        logins=stats.logins,
+        reuses=stats.reuses,
+        reuse_ratio=round(stats.reuse_ratio, 4),
+        mean_login_ms=round(stats.login_seconds / stats.logins * 1000, 2) if stats.logins else None,
+    )

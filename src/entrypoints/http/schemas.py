@@ -137,6 +137,15 @@ class BreakerHealthRead(msgspec.Struct):
     retry_after: int | None
 
 
+class VaultSessionsRead(msgspec.Struct):
+    """Per-user Vault logins in VAULT_USER_AUTH=jwt mode (this worker process only)."""
+
+    logins: int
+    reuses: int
+    reuse_ratio: float
+    mean_login_ms: float | None
+
+
 class VaultHealthRead(msgspec.Struct):
     vault_reachable: bool
     sealed: bool
@@ -146,6 +155,7 @@ class VaultHealthRead(msgspec.Struct):
     database: DatabaseHealthRead
     cache: CacheHealthRead
     circuit_breaker: BreakerHealthRead
+    vault_sessions: VaultSessionsRead | None = None
 
 
 class AuditLogRead(msgspec.Struct):
