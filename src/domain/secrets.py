@@ -169,11 +169,11 @@ class SecretMetadata:
         """Decode tolerantly: metadata written by hand or by older versions may lack fields."""
         return cls(
             created_by=raw.get("created_by") or fallback.created_by,
-            created_at=_parse_time(raw.get("created_at")) or fallback.created_at,
+            created_at=parse_time(raw.get("created_at")) or fallback.created_at,
             secret_type=raw.get("secret_type") or fallback.secret_type,
             tags=_decode_tags(raw.get("tags"), fallback=fallback.tags),
             description=raw.get("description", fallback.description),
-            last_validated=_parse_time(raw.get("last_validated")) or fallback.last_validated,
+            last_validated=parse_time(raw.get("last_validated")) or fallback.last_validated,
             extra={k: v for k, v in raw.items() if k not in _KNOWN_METADATA} or dict(fallback.extra),
         )
 
@@ -196,7 +196,8 @@ def _decode_tags(raw: str | None, *, fallback: tuple[str, ...]) -> tuple[str, ..
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
-def _parse_time(raw: str | None) -> datetime | None:
+def parse_time(raw: str | None) -> datetime | None:
+    """An ISO 8601 time from Vault metadata, or None when absent or unreadable (hand-written)."""
     if not raw:
         return None
     try:

@@ -40,7 +40,7 @@ from domain.providers import (
     normalize_registry,
     railway_registry_credentials,
 )
-from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment
+from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment, parse_time
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail
 from services.secret_service import SecretService, StoredVersion, utc_now
@@ -363,7 +363,7 @@ class GitHubTokenService:
             scopes = tuple(json.loads(extra.get("scopes", "[]")))
         except ValueError:
             scopes = ()
-        expires_at = _time(extra.get("expires_at"))
+        expires_at = parse_time(extra.get("expires_at"))
         return GitHubStatus(
             configured=True,
             last_validated=metadata.last_validated,
@@ -384,15 +384,6 @@ class GitHubTokenService:
 def _join(*parts: str | None) -> str | None:
     kept = [p for p in parts if p]
     return "; ".join(kept) if kept else None
-
-
-def _time(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------------------------
