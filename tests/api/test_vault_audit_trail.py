@@ -1,4 +1,5 @@
-"""In per-user mode Vault's own audit log names the user on every access to their secrets."""
+"""In per-user mode Vault's own audit log names the user on every access to their secrets, and
+agrees with the service's own audit trail."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ async def test_every_vault_access_for_a_user_is_logged_under_their_identity(
         assert (await client.post("/api/v1/secrets", json={"key": "k", "value": value}, headers=auth)).status_code == 201
         assert (await client.get("/api/v1/secrets/k", headers=auth)).json()["value"] == value
         assert (await client.delete("/api/v1/secrets/k", headers=auth)).status_code == 200
+        service_trail = (await client.get("/api/v1/secrets/audit?secret_key=k", headers=auth)).json()["logs"]
 
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     touching = [e for e in entries if f"users/{user}/" in e.get("request", {}).get("path", "")]
@@ -54,3 +56,9 @@ async def test_every_vault_access_for_a_user_is_logged_under_their_identity(
     } <= operations
     assert {e["auth"]["display_name"] for e in touching} == {f"jwt-{user}"}
     assert value not in log.read_text()
+    # The service's own trail tells the same story: the same user, the same three operations.
+    assert [(e["action"], e["outcome"], e["actor"], e["user_id"]) for e in service_trail] == [
+        ("delete", "success", user, user),
+        ("read", "success", user, user),
+        ("create", "success", user, user),
+    ]
