@@ -96,6 +96,15 @@ def _flag(raw: str | None) -> bool:
     return (raw or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def tracing_configured() -> bool:
+    """True once an SDK tracer provider is installed, i.e. spans go somewhere.
+
+    Without one, the request instrumentation would only produce non-recording spans, and it is
+    among the costliest layers on the hot path, so the app leaves it out.
+    """
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 def configure_tracing(
     service_name: str = "mirage-secrets",
     *,

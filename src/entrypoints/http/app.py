@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from adapters.telemetry.metrics import metrics_handler, request_metrics_config
-from adapters.telemetry.tracing import opentelemetry_plugin
+from adapters.telemetry.tracing import opentelemetry_plugin, tracing_configured
 
 from entrypoints.container import Container, build_container
 from entrypoints.http.admin_controller import AdminSecretsController
@@ -69,7 +69,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             "audit_service": Provide(provide_audit_service, sync_to_thread=False),
         },
         middleware=[request_context_middleware, request_metrics_config().middleware],
-        plugins=[opentelemetry_plugin()],
+        plugins=[opentelemetry_plugin()] if tracing_configured() else [],
         logging_config=None,  # logging is configured once, by the entrypoint (redacting JSON)
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"container": container}),  # None until the lifespan built one

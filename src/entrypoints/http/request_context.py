@@ -10,6 +10,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from domain.request_context import RequestContext, current_request
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -27,14 +28,19 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
-        offered = headers.get(REQUEST_ID_HEADER, "")
-        request_id = offered if _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        # Only the two headers the audit trail needs, found without decoding the rest (hot path).
+        offered = user_agent = None
+        for name, value in scope.get("headers", ()):
+            if name == b"user-agent":
+                user_agent = value.decode("latin-1")
+            elif name == _REQUEST_ID_BYTES:
+                offered = value.decode("latin-1")
+        request_id = offered if offered and _SAFE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         client = scope.get("client")
         token = current_request.set(
             RequestContext(
                 client_ip=client[0] if client else None,
-                user_agent=headers.get("user-agent"),
+                user_agent=user_agent,
                 request_id=request_id,
                 trace_id=_trace_id(),
             )
