@@ -11,7 +11,6 @@ raises `ProviderUnavailable`; wrong credentials are `valid=False` with a detail.
 from __future__ import annotations
 
 import base64
-import logging
 
 import httpx
 import pytest
@@ -33,17 +32,6 @@ from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa
 
 TIMEOUT_S = 2.0
 
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def capture(caplog):
-    caplog.set_level(logging.DEBUG)
-    return caplog
 
 
 # -- real registry, htpasswd (Basic) ---------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from adapters.providers.github import GitHubTokenValidatorHttp
@@ -17,17 +15,6 @@ from tests.support.providers import Reply, fake_github  # noqa: F401  (fixture)
 
 TIMEOUT_S = 0.5
 
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def capture(caplog):
-    caplog.set_level(logging.DEBUG)
-    return caplog
 
 
 async def test_classic_pat_with_scopes_and_utc_expiry(fake_github, http, capture):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 import httpx
@@ -16,17 +15,6 @@ from tests.support.providers import FakeRailway, Reply, fake_railway  # noqa: F4
 
 TIMEOUT_S = 0.5
 
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def capture(caplog):
-    caplog.set_level(logging.DEBUG)
-    return caplog
 
 
 def _validator(railway: FakeRailway, http: httpx.AsyncClient) -> RailwayGraphQLTokenValidator:
