@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from adapters.vault.embedded import find_bao_binary
+from tests.support.processes import stop_process_group
 
 START_TIMEOUT_S = 20.0
 
@@ -56,15 +56,7 @@ class DevOpenBao:
     log_path: Path = field(repr=False)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
         self.log_path.unlink(missing_ok=True)
 
 

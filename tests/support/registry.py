@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support.openbao import free_port
+from tests.support.processes import stop_process_group
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT_S = 20.0
@@ -63,15 +63,7 @@ class LocalRegistry:
         return f"http://{self.host}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self) -> str:
