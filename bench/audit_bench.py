@@ -31,15 +31,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-from adapters.db.audit_log import SqlAuditLog  # noqa: E402
-from adapters.db.engine import create_database  # noqa: E402
-from adapters.db.migrate import upgrade  # noqa: E402
-from domain.audit import EVENT_FIELDS, AuditAction, AuditEvent, AuditOutcome, AuditQuery, chain_hash  # noqa: E402
+from adapters.db.audit_log import SqlAuditLog
+from adapters.db.engine import create_database
+from adapters.db.migrate import upgrade
+from domain.audit import EVENT_FIELDS, AuditAction, AuditEvent, AuditOutcome, AuditQuery, chain_hash
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 USERS = 1_000
@@ -48,12 +48,26 @@ DAYS = 30
 COPY_CHUNK = 50_000
 
 ACTIONS = [
-    (AuditAction.READ, 55), (AuditAction.LIST, 12), (AuditAction.METADATA_READ, 8), (AuditAction.UPDATE, 6),
-    (AuditAction.READ_VERSION, 4), (AuditAction.VALIDATE, 4), (AuditAction.CREATE, 3), (AuditAction.ROTATE, 2),
-    (AuditAction.SYNC, 2), (AuditAction.DENIED, 2), (AuditAction.DELETE, 1), (AuditAction.ROLLBACK, 1),
+    (AuditAction.READ, 55),
+    (AuditAction.LIST, 12),
+    (AuditAction.METADATA_READ, 8),
+    (AuditAction.UPDATE, 6),
+    (AuditAction.READ_VERSION, 4),
+    (AuditAction.VALIDATE, 4),
+    (AuditAction.CREATE, 3),
+    (AuditAction.ROTATE, 2),
+    (AuditAction.SYNC, 2),
+    (AuditAction.DENIED, 2),
+    (AuditAction.DELETE, 1),
+    (AuditAction.ROLLBACK, 1),
 ]
-OUTCOMES = [(AuditOutcome.SUCCESS, 93), (AuditOutcome.NOT_FOUND, 3), (AuditOutcome.DENIED, 2),
-            (AuditOutcome.INVALID, 1), (AuditOutcome.CONFLICT, 1)]
+OUTCOMES = [
+    (AuditOutcome.SUCCESS, 93),
+    (AuditOutcome.NOT_FOUND, 3),
+    (AuditOutcome.DENIED, 2),
+    (AuditOutcome.INVALID, 1),
+    (AuditOutcome.CONFLICT, 1),
+]
 
 
 async def admin_execute(admin_url: str, statement: str) -> None:
@@ -237,25 +251,36 @@ async def main() -> None:
         print("\n## Append (each caller awaits its own commit)\n")
         print("| appenders | max_batch | events | events/s | p50 ms | p99 ms |")
         print("|---:|---:|---:|---:|---:|---:|")
-        runs = [(1, 256, min(args.appends, 2_000)), (32, 256, args.appends), (256, 256, args.appends),
-                (32, 1, min(args.appends, 3_000))]
+        runs = [
+            (1, 256, min(args.appends, 2_000)),
+            (32, 256, args.appends),
+            (256, 256, args.appends),
+            (32, 1, min(args.appends, 3_000)),
+        ]
         for concurrency, max_batch, total in runs:
             r = await bench_appends(database, concurrency, total, max_batch=max_batch)
-            print(f"| {r['concurrency']} | {r['max_batch']} | {r['events']:,} | {r['events_per_s']:,.0f} "
-                  f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |", flush=True)
+            print(
+                f"| {r['concurrency']} | {r['max_batch']} | {r['events']:,} | {r['events_per_s']:,.0f} "
+                f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |",
+                flush=True,
+            )
 
         print(f"\n## Fill to {args.events:,} events (chained in Python, COPY)\n")
         added, seconds = await fill(database, args.events)
         print(f"added {added:,} rows in {seconds:.1f} s ({added / max(seconds, 1e-9):,.0f} rows/s)")
         async with database.engine.connect() as connection:
             total = (await connection.execute(text("SELECT count(*) FROM audit_events"))).scalar_one()
-            size = (await connection.execute(text("SELECT pg_size_pretty(pg_total_relation_size('audit_events'))"))).scalar_one()
+            size = (
+                await connection.execute(text("SELECT pg_size_pretty(pg_total_relation_size('audit_events'))"))
+            ).scalar_one()
         print(f"table: {total:,} rows, {size} with indexes")
 
         print("\n## Filtered audit page (user + key + action=read + 7-day range, limit 50), 200 random\n")
         r = await bench_pages(database)
         print(f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms (mean {r['mean_rows']:.1f} rows per page)")
-        print(f"user-only page (first + cursor page): p50 {r['user_page_p50_ms']:.2f} ms, p99 {r['user_page_p99_ms']:.2f} ms")
+        print(
+            f"user-only page (first + cursor page): p50 {r['user_page_p50_ms']:.2f} ms, p99 {r['user_page_p99_ms']:.2f} ms"
+        )
         print("\n```\n" + await explain(database, r["sample"]) + "\n```")
 
         print("\n## verify() over the whole chain\n")

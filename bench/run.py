@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,7 +154,11 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 def run_wrk(
-    url: str, duration: float, *, headers: dict[str, str] | None = None, script: Path | None = None,
+    url: str,
+    duration: float,
+    *,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> WrkResult:
     cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration:g}s", "--latency", "--timeout", "10s"]
@@ -268,8 +272,12 @@ def start_openbao(workdir: Path) -> OpenBao:
     child = start_child(
         "OpenBao",
         [
-            find_bao_binary(), "server", "-dev", f"-dev-root-token-id={token}",
-            f"-dev-listen-address=127.0.0.1:{port}", f"-config={config}",
+            find_bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-root-token-id={token}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            f"-config={config}",
         ],
         {**os.environ, "BAO_ADDR": "", "VAULT_ADDR": ""},
         workdir / "openbao.log",
@@ -471,7 +479,7 @@ def raw_openbao(stack: Stack, plan: Plan, user: str, key: str) -> WrkResult:
     return run_wrk(url, plan.duration, headers={"X-Vault-Token": stack.bao.token})
 
 
-def measured(stack: Stack, plan: Plan, label: str, run) -> ScenarioResult:  # noqa: ANN001
+def measured(stack: Stack, plan: Plan, label: str, run) -> ScenarioResult:
     """Warm up (unmeasured: fills every worker's cache), then a raw OpenBao run, then the scenario.
 
     The Vault read counter is read around the measured run only, so warm-up traffic and the raw
@@ -491,13 +499,13 @@ def measured(stack: Stack, plan: Plan, label: str, run) -> ScenarioResult:  # no
     return ScenarioResult(label, result, baseline, vault_reads=reads)
 
 
-def single_key_reader(service: Service, stack: Stack):  # noqa: ANN201
+def single_key_reader(service: Service, stack: Stack):
     url = f"{service.base}/api/v1/secrets/{stack.keys[0]}"
     headers = {"Authorization": f"Bearer {stack.tokens[stack.users[0]]}"}
     return lambda seconds: run_wrk(url, seconds, headers=headers)
 
 
-def mixer(service: Service, data_file: Path):  # noqa: ANN201
+def mixer(service: Service, data_file: Path):
     return lambda seconds: run_wrk(service.base, seconds, script=MIX_SCRIPT, env={"BENCH_MIX_DATA": str(data_file)})
 
 
@@ -629,14 +637,13 @@ def error_notes(rows: list[ScenarioResult]) -> list[str]:
 def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
     rows = report.rows
     head = [
-        f"# Mirage Secrets benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"# Mirage Secrets benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{plan.duration:g}s --latency (after a {plan.warmup:g}s "
         f"unmeasured warm-up); {plan.workers} service workers; cache "
         f"{'Redis ' + plan.redis_url if plan.redis_url else 'in-process'}; database "
         f"{'given by --database-url' if args.database_url else 'temp SQLite'}; Vault identity "
-        f"{plan.user_auth}; commit {git_commit()}"
-        + (" (working tree has local changes)" if git_dirty() else ""),
+        f"{plan.user_auth}; commit {git_commit()}" + (" (working tree has local changes)" if git_dirty() else ""),
         "",
         "| scenario | req/s | p50 | p99 | ratio to raw OpenBao |",
         "|---|---:|---:|---:|---:|",

@@ -50,9 +50,7 @@ MAX_ENV_TOTAL_BYTES = 512 * 1024  # one Vault entry holds them all; Vault's limi
 
 def validate_environment_id(env_id: str) -> str:
     if not is_valid_secret_key(env_id):
-        raise InvalidInput(
-            "an environment id is 1-128 characters of letters, digits, '_', '.' and '-'", field="env_id"
-        )
+        raise InvalidInput("an environment id is 1-128 characters of letters, digits, '_', '.' and '-'", field="env_id")
     return env_id
 
 
@@ -209,7 +207,9 @@ class TokenSourceCounts:
 class UserAccounts(Protocol):
     """The users table's provider columns: where each user's Railway token comes from."""
 
-    async def set_railway_source(self, user_id: str, source: str | None, *, validated_at: datetime | None = None) -> None:
+    async def set_railway_source(
+        self, user_id: str, source: str | None, *, validated_at: datetime | None = None
+    ) -> None:
         """Set (or clear, with None) the token source; creates the user's row if needed."""
         ...
 

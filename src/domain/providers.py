@@ -72,9 +72,7 @@ class ProviderRateLimited(ProviderError):
     title = "Provider rate limit reached"
 
     def __init__(self, provider: str, retry_after: int) -> None:
-        super().__init__(
-            provider, f"{provider_display_name(provider)} rate limit reached; retry after {retry_after} s"
-        )
+        super().__init__(provider, f"{provider_display_name(provider)} rate limit reached; retry after {retry_after} s")
         self.retry_after = retry_after
 
 

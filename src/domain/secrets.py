@@ -21,9 +21,28 @@ MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 by
 # Words the API uses for its own routes or for provider credentials: a custom secret can't take them.
 RESERVED_KEYS = frozenset(
     {
-        "railway", "github", "docker", "health", "audit", "admin", "custom", "users", "env_vars",
-        "environments", "metadata", "versions", "rollback", "bulk", "status", "validate", "rotate",
-        "export", "import", "sync", "test", "schema",
+        "railway",
+        "github",
+        "docker",
+        "health",
+        "audit",
+        "admin",
+        "custom",
+        "users",
+        "env_vars",
+        "environments",
+        "metadata",
+        "versions",
+        "rollback",
+        "bulk",
+        "status",
+        "validate",
+        "rotate",
+        "export",
+        "import",
+        "sync",
+        "test",
+        "schema",
     }
 )
 
@@ -114,9 +133,7 @@ def validate_tags(tags: Sequence[str]) -> tuple[str, ...]:
         raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
     for tag in tags:
         if not _TAG.fullmatch(tag):
-            raise InvalidInput(
-                "a tag is 1-32 characters of letters, digits, '_', '.', ':' and '-'", field="tags"
-            )
+            raise InvalidInput("a tag is 1-32 characters of letters, digits, '_', '.', ':' and '-'", field="tags")
     return tuple(dict.fromkeys(tags))  # de-duplicated, order kept
 
 
@@ -165,7 +182,7 @@ class SecretMetadata:
         return encoded
 
     @classmethod
-    def from_vault(cls, raw: Mapping[str, str], *, fallback: "SecretMetadata") -> "SecretMetadata":
+    def from_vault(cls, raw: Mapping[str, str], *, fallback: SecretMetadata) -> SecretMetadata:
         """Decode tolerantly: metadata written by hand or by older versions may lack fields."""
         return cls(
             created_by=raw.get("created_by") or fallback.created_by,

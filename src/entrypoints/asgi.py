@@ -8,7 +8,6 @@ from litestar import Litestar
 
 from adapters.telemetry.logging import configure_logging
 from adapters.telemetry.tracing import configure_tracing
-
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 

@@ -136,7 +136,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             f"\nMirage Secrets (development mode) on {base}\n"
             f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
             f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
-            f"  try it:       curl -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/secrets\n"
+            f'  try it:       curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/secrets\n'
             f"  API schema:   {base}/schema\n",
             flush=True,
         )
@@ -149,7 +149,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def _progress(done: int, total: int) -> None:
     width = 30
     filled = width * done // total if total else width
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _read_csv(path: str) -> list[tuple[str, str]]:
@@ -316,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the audit trail (needs only DATABASE_URL)")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser(
-        "verify", help="walk the hash chain; exit 1 naming the first broken link"
-    ).set_defaults(handler=cmd_audit_verify)
+    audit_commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken link").set_defaults(
+        handler=cmd_audit_verify
+    )
     purge = audit_commands.add_parser(
         "purge", help="the retention job (daily cron): remove events older than the retention period"
     )

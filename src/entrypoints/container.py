@@ -12,14 +12,12 @@ import httpx
 from adapters.cache.memory import InProcessSecretCache
 from adapters.cache.redis_cache import RedisSecretCache
 from adapters.db.accounts import SqlEnvironmentRegistry, SqlUserAccounts
+from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import Database, create_database
+from adapters.db.health import database_health
 from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
-from adapters.vault.cache_key import load_or_create_cache_key
-from adapters.vault.client import build_client
-from adapters.db.audit_log import SqlAuditLog
-from adapters.db.health import database_health
 from adapters.telemetry.metrics import track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
@@ -29,23 +27,25 @@ from adapters.telemetry.tracing import (
     TracedVaultSessions,
 )
 from adapters.vault.breaker import CircuitBreaker
+from adapters.vault.cache_key import load_or_create_cache_key
+from adapters.vault.client import build_client
 from adapters.vault.hvac_vault import HvacSecretVault
 from adapters.vault.resilient import ResilientSecretVault
-from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
+from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
 from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
-from entrypoints.settings import Settings
 from domain.values import SecretValue
+from entrypoints.settings import Settings
+from services.audit_service import AuditService
+from services.audit_trail import AuditTrail
+from services.audited_secret_service import AuditedSecretService
 from services.environment_secrets import EnvironmentSecretService
+from services.health_service import HealthService
 from services.migration import MigrationService
 from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
-from services.audit_service import AuditService
-from services.audit_trail import AuditTrail
-from services.health_service import HealthService
-from services.audited_secret_service import AuditedSecretService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")
@@ -293,7 +293,9 @@ async def _build_cache(settings: Settings, vault: SecretVault) -> SecretCache:
         data_key = await load_or_create_cache_key(vault)
     except (VaultUnavailable, VaultRefused) as exc:
         # Serving beats caching: start with a private cache and say so.
-        log.warning("shared cache disabled, using an in-process cache: no cache key from Vault (%s)", type(exc).__name__)
+        log.warning(
+            "shared cache disabled, using an in-process cache: no cache key from Vault (%s)", type(exc).__name__
+        )
         return InProcessSecretCache(retention_seconds=retention)
     cache = RedisSecretCache(settings.redis.url, data_key, retention_seconds=retention)
     await cache.start()

@@ -69,9 +69,7 @@ class AuditService:
         """Every event of the range, newest first, a page at a time (nothing held in memory whole)."""
         subject = self._subject(principal, user_id)
         async with self._trail.record(principal, AuditAction.AUDIT_EXPORT, subject_user_id=subject):
-            first = await self._log.query(
-                AuditQuery(subject_user_id=subject, start=start, end=end, limit=_EXPORT_PAGE)
-            )
+            first = await self._log.query(AuditQuery(subject_user_id=subject, start=start, end=end, limit=_EXPORT_PAGE))
 
         async def pages() -> AsyncIterator[StoredAuditEvent]:
             page = first
@@ -81,7 +79,9 @@ class AuditService:
                 if page.next_cursor is None:
                     return
                 page = await self._log.query(
-                    AuditQuery(subject_user_id=subject, start=start, end=end, limit=_EXPORT_PAGE, cursor=page.next_cursor)
+                    AuditQuery(
+                        subject_user_id=subject, start=start, end=end, limit=_EXPORT_PAGE, cursor=page.next_cursor
+                    )
                 )
 
         return pages()

@@ -103,7 +103,7 @@ class AuditedSecretService(SecretService):
         *,
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
-        description: str | None | _Unset = UNSET,
+        description: str | _Unset | None = UNSET,
     ) -> tuple[SecretMetadata, VaultMetadata]:
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
             metadata, current = await super().update_metadata(

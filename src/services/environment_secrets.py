@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.audit import AuditAction
 from domain.credentials import (
     EnvironmentRegistry,
     parse_dotenv,
@@ -25,7 +26,6 @@ from domain.credentials import (
     validate_env_vars,
     validate_environment_id,
 )
-from domain.audit import AuditAction
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
 from domain.ports import SecretVault, UserDirectory, VaultSessions
 from domain.secrets import SecretMetadata

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts, UserAccounts
 from domain.audit import SYSTEM_ACTOR, AuditAction, AuditOutcome
+from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts, UserAccounts
 from domain.errors import DomainError, SecretNotFound
 from domain.providers import ProviderRejected, RailwayTokenInfo, RailwayTokenValidator
 from domain.secrets import SecretType

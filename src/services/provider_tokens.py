@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.audit import AuditAction, AuditOutcome
 from domain.credentials import (
     TOKEN_SOURCE_VAULT,
     EnvironmentRegistry,
     UserAccounts,
     VaultDisabled,
 )
-from domain.audit import AuditAction, AuditOutcome
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
 from domain.providers import (
     RAILWAY,
@@ -57,7 +57,9 @@ def _validate_token(token: SecretValue, field: str) -> None:
     if not plain.strip():
         raise InvalidInput("the token must not be empty", field=field)
     if token.byte_length() > MAX_TOKEN_BYTES or any(ord(c) < 33 for c in plain):
-        raise InvalidInput(f"a token is at most {MAX_TOKEN_BYTES} bytes without spaces or control characters", field=field)
+        raise InvalidInput(
+            f"a token is at most {MAX_TOKEN_BYTES} bytes without spaces or control characters", field=field
+        )
 
 
 def _written(note: AuditNote, stored: StoredVersion, secret_type: SecretType) -> None:
@@ -174,7 +176,9 @@ class RailwayTokenService:
         def amend(metadata: SecretMetadata) -> SecretMetadata:
             return replace(metadata, secret_type=SecretType.RAILWAY_TOKEN.value, last_validated=validated_at)
 
-        stored, metadata = await self._secrets.store_fields(principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas)
+        stored, metadata = await self._secrets.store_fields(
+            principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas
+        )
         # The kind belongs to the version just written, known only now.
         await self._secrets.amend_metadata(
             principal, RAILWAY_KEY, lambda current: with_token_kind(current, stored.version, info.kind)
@@ -200,7 +204,9 @@ class RailwayTokenService:
         try:
             return await self.store_unrecorded(principal, new_token, cas=vault_metadata.current_version)
         except VersionConflict as conflict:
-            raise VersionConflict("the Railway token changed during the rotation; retry", current_version=conflict.current_version) from None
+            raise VersionConflict(
+                "the Railway token changed during the rotation; retry", current_version=conflict.current_version
+            ) from None
 
     async def status(self, principal: Principal) -> RailwayStatus:
         async with self._trail.record(principal, AuditAction.METADATA_READ, key=RAILWAY_KEY) as note:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from domain.audit import AuditAction
 from domain.credentials import (
     SETTINGS_LINK_RAILWAY,
     CredentialMissing,
@@ -23,7 +24,6 @@ from domain.credentials import (
     RailwayTarget,
     UserAccounts,
 )
-from domain.audit import AuditAction
 from domain.errors import InvalidInput, SecretNotFound
 from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
 from domain.values import Principal, SecretValue, is_valid_secret_key
@@ -88,7 +88,10 @@ class RailwayClientService:
                         principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, kind)
                     )
                 return BoundRailwayClient(
-                    self._clients.client_for(view.value, kind), "vault", kind, view.version  # type: ignore[arg-type]
+                    self._clients.client_for(view.value, kind),
+                    "vault",
+                    kind,
+                    view.version,  # type: ignore[arg-type]
                 )
         fallback = self._policy.fallback
         note.key = None  # not a secret of the user's
@@ -193,9 +196,7 @@ class EnvironmentSyncService:
         bound = await self._railway.client_for(principal)
         theirs = await bound.api.get_variables(target.project_id, target.environment_id, target.service_id)
         added = tuple(VariableChange(k, None, MASK) for k in sorted(ours) if k not in theirs)
-        changed = tuple(
-            VariableChange(k, MASK, MASK) for k in sorted(ours) if k in theirs and theirs[k] != ours[k]
-        )
+        changed = tuple(VariableChange(k, MASK, MASK) for k in sorted(ours) if k in theirs and theirs[k] != ours[k])
         removed = tuple(VariableChange(k, MASK, None) for k in sorted(theirs) if k not in ours)
         unchanged = sum(1 for k in ours if k in theirs and theirs[k] == ours[k])
         applied = False

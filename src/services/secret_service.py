@@ -264,7 +264,7 @@ class SecretService:
         *,
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
-        description: str | None | _Unset = UNSET,
+        description: str | _Unset | None = UNSET,
     ) -> tuple[SecretMetadata, VaultMetadata]:
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
@@ -322,7 +322,9 @@ class SecretService:
 
     async def _read_vault(self, principal: Principal, locator: SecretLocator, *, version: int | None) -> CachedSecret:
         vault = await self._vaults.for_principal(principal)
-        entry, current = await asyncio.gather(vault.read(locator.path, version=version), vault.read_metadata(locator.path))
+        entry, current = await asyncio.gather(
+            vault.read(locator.path, version=version), vault.read_metadata(locator.path)
+        )
         if locator.value_field not in entry.data:
             raise SecretNotFound("no value is stored under this key")
         # Recorded on Vault reads only, so "last accessed" is precise to the cache TTL and the
@@ -336,9 +338,7 @@ class SecretService:
             cached_at=self._now(),
         )
 
-    def _view(
-        self, locator: SecretLocator, secret: CachedSecret, *, stale_seconds: float | None = None
-    ) -> SecretView:
+    def _view(self, locator: SecretLocator, secret: CachedSecret, *, stale_seconds: float | None = None) -> SecretView:
         return SecretView(
             key=locator.key,
             value=secret.entry.data[locator.value_field],

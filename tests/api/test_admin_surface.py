@@ -56,7 +56,11 @@ async def test_admin_revokes_a_secret_and_the_event_names_the_admin(client, auth
 
     [event] = [e for e in await user_events(client, auth, action="delete") if e["request_id"] == "revoke-leaked-1"]
     assert (event["actor"], event["actor_is_admin"], event["user_id"], event["secret"], event["outcome"]) == (
-        admin_id, True, user, "leaked", "success",
+        admin_id,
+        True,
+        user,
+        "leaked",
+        "success",
     )
     missing = await client.delete(f"/api/v1/admin/users/{user}/secrets/never-was", headers=admin)
     assert missing.status_code == 404

@@ -61,10 +61,30 @@ OPERATIONS = [
     ("versions", "GET", f"{SECRETS}/k/versions", None, 200, "list", "success", "k", None),
     ("rollback", "POST", f"{SECRETS}/k/rollback", {"to_version": 1}, 201, "rollback", "success", "k", 3),
     ("metadata read", "GET", f"{SECRETS}/k/metadata", None, 200, "metadata_read", "success", "k", 3),
-    ("metadata update", "PATCH", f"{SECRETS}/k/metadata", {"tags": ["prod"]}, 200, "metadata_update", "success", "k", None),
+    (
+        "metadata update",
+        "PATCH",
+        f"{SECRETS}/k/metadata",
+        {"tags": ["prod"]},
+        200,
+        "metadata_update",
+        "success",
+        "k",
+        None,
+    ),
     ("delete", "DELETE", f"{SECRETS}/k", None, 200, "delete", "success", "k", None),
     ("404 read", "GET", f"{SECRETS}/missing", None, 404, "read", "not_found", "missing", None),
-    ("409 cas conflict", "POST", SECRETS, {"key": "taken", "value": "x", "cas": 0}, 409, "update", "conflict", "taken", None),
+    (
+        "409 cas conflict",
+        "POST",
+        SECRETS,
+        {"key": "taken", "value": "x", "cas": 0},
+        409,
+        "update",
+        "conflict",
+        "taken",
+        None,
+    ),
     ("422 bad key", "POST", SECRETS, {"key": "bad key!", "value": "x"}, 422, "update", "invalid", "bad key!", None),
 ]
 
@@ -172,7 +192,8 @@ async def test_a_user_never_sees_another_users_events(client, user, token_for):
     assert all(e["actor"] == user + "_b" for e in await trail(client, bob, secret_key="alice-only"))
     alices = await trail(client, alice, secret_key="alice-only")
     assert {(e["action"], e["actor"]) for e in alices if e["action"] != "audit_read"} == {
-        ("create", user + "_a"), ("read", user + "_a"),
+        ("create", user + "_a"),
+        ("read", user + "_a"),
     }
 
     forbidden = await client.get(AUDIT, params={"user_id": user + "_a"}, headers=bob)
@@ -197,7 +218,10 @@ async def test_an_admin_reads_another_users_trail_and_that_is_recorded(client, a
     assert len(recorded) == 1
     event = recorded[0]
     assert (event["actor"], event["actor_is_admin"], event["user_id"], event["outcome"]) == (
-        admin_id, True, user, "success",
+        admin_id,
+        True,
+        user,
+        "success",
     )
     # And the admin's own trail holds nothing about it (the subject is the user).
     assert all(e["request_id"] != request_id for e in await trail(client, admin))

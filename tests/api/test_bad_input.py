@@ -56,9 +56,7 @@ async def test_malformed_json(client, auth):
 
 
 async def test_body_over_one_mebibyte(client, auth):
-    response = await client.post(
-        "/api/v1/secrets", json={"key": "k", "value": "x" * (1024 * 1024 + 10)}, headers=auth
-    )
+    response = await client.post("/api/v1/secrets", json={"key": "k", "value": "x" * (1024 * 1024 + 10)}, headers=auth)
     _problem(response, 413)
     await _assert_nothing_stored(client, auth)
 

@@ -57,8 +57,18 @@ async def test_canary_value_never_leaks(client, container, auth, database_url, c
         ("POST", "/api/v1/secrets", {"json": {"key": "k", "value": canary, "extra": canary}}, 400),
         ("POST", "/api/v1/secrets", {"json": {"key": "k", "value": [canary]}}, 400),
         ("POST", "/api/v1/secrets", {"json": {"key": "canary", "value": canary, "cas": 1}}, 409),
-        ("POST", "/api/v1/secrets", {"json": {"key": "k", "value": canary * (MAX_VALUE_BYTES // len(canary) + 1)}}, 413),
-        ("POST", "/api/v1/secrets", {"content": b'{"key":"k","value":"' + canary.encode(), "headers": {"content-type": "application/json"}}, 400),
+        (
+            "POST",
+            "/api/v1/secrets",
+            {"json": {"key": "k", "value": canary * (MAX_VALUE_BYTES // len(canary) + 1)}},
+            413,
+        ),
+        (
+            "POST",
+            "/api/v1/secrets",
+            {"content": b'{"key":"k","value":"' + canary.encode(), "headers": {"content-type": "application/json"}},
+            400,
+        ),
     ]:
         headers = {**auth, **kwargs.pop("headers", {})}
         response = await client.request(method, path, headers=headers, **kwargs)

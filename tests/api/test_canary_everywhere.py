@@ -95,8 +95,10 @@ async def test_canaries_appear_only_where_they_are_returned_on_purpose(
     await call("POST", "/api/v1/secrets/github", json={"token": github_token}, expect=201)
     await call("GET", "/api/v1/secrets/github/status", expect=200)
     await call(
-        "POST", "/api/v1/secrets/docker",
-        json={"registry": registry, "username": registry_user, "password": registry_password}, expect=201,
+        "POST",
+        "/api/v1/secrets/docker",
+        json={"registry": registry, "username": registry_user, "password": registry_password},
+        expect=201,
     )
     await call("GET", "/api/v1/secrets/docker", expect=200)
     await call("GET", f"/api/v1/secrets/docker/{registry}", expect=200)

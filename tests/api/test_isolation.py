@@ -6,8 +6,12 @@ from __future__ import annotations
 async def test_two_users_never_see_each_others_secrets(client, token_for, user):
     alice = {"Authorization": f"Bearer {token_for(user + '_alice')}"}
     bob = {"Authorization": f"Bearer {token_for(user + '_bob')}"}
-    assert (await client.post("/api/v1/secrets", json={"key": "shared-name", "value": "alice-value"}, headers=alice)).status_code == 201
-    assert (await client.post("/api/v1/secrets", json={"key": "only-alice", "value": "a2"}, headers=alice)).status_code == 201
+    assert (
+        await client.post("/api/v1/secrets", json={"key": "shared-name", "value": "alice-value"}, headers=alice)
+    ).status_code == 201
+    assert (
+        await client.post("/api/v1/secrets", json={"key": "only-alice", "value": "a2"}, headers=alice)
+    ).status_code == 201
     # Bob's secret with the same key is his own, at version 1.
     bob_store = await client.post("/api/v1/secrets", json={"key": "shared-name", "value": "bob-value"}, headers=bob)
     assert bob_store.json()["version"] == 1

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 EXPECTED = {
-    ("/api/v1/secrets", "post"), ("/api/v1/secrets", "get"),
-    ("/api/v1/secrets/{key}", "get"), ("/api/v1/secrets/{key}", "delete"),
-    ("/api/v1/secrets/{key}/versions", "get"), ("/api/v1/secrets/{key}/versions/{version}", "get"),
+    ("/api/v1/secrets", "post"),
+    ("/api/v1/secrets", "get"),
+    ("/api/v1/secrets/{key}", "get"),
+    ("/api/v1/secrets/{key}", "delete"),
+    ("/api/v1/secrets/{key}/versions", "get"),
+    ("/api/v1/secrets/{key}/versions/{version}", "get"),
     ("/api/v1/secrets/{key}/rollback", "post"),
-    ("/api/v1/secrets/{key}/metadata", "get"), ("/api/v1/secrets/{key}/metadata", "patch"),
-    ("/api/v1/secrets/health", "get"), ("/healthz", "get"),
+    ("/api/v1/secrets/{key}/metadata", "get"),
+    ("/api/v1/secrets/{key}/metadata", "patch"),
+    ("/api/v1/secrets/health", "get"),
+    ("/healthz", "get"),
 }
 
 
 async def test_every_endpoint_is_documented_with_problem_responses(client):
     schema = (await client.get("/schema/openapi.json")).json()
     documented = {(path, method) for path, item in schema["paths"].items() for method in item}
-    assert EXPECTED <= documented
+    assert documented >= EXPECTED
     for path, method in EXPECTED - {("/healthz", "get")}:
         responses = schema["paths"][path][method]["responses"]
         for status in ("401", "422", "503"):

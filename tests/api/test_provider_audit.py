@@ -61,11 +61,15 @@ async def step(trail: Trail, response, status: int, *expected: tuple[str, str | 
 
 async def test_railway_operations(api, auth, trail, railway):
     first, second = railway.add_account_token(), railway.add_account_token()
-    await step(trail, await api.post(RAILWAY, json={"token": first}, headers=auth), 201, ("create", "railway", "success"))
+    await step(
+        trail, await api.post(RAILWAY, json={"token": first}, headers=auth), 201, ("create", "railway", "success")
+    )
     await step(trail, await api.get(f"{RAILWAY}/status", headers=auth), 200, ("metadata_read", "railway", "success"))
     await step(trail, await api.post(f"{RAILWAY}/validate", headers=auth), 200, ("validate", "railway", "success"))
     await step(
-        trail, await api.post(f"{RAILWAY}/rotate", json={"new_token": second}, headers=auth), 201,
+        trail,
+        await api.post(f"{RAILWAY}/rotate", json={"new_token": second}, headers=auth),
+        201,
         ("rotate", "railway", "success"),
     )
     # Railway no longer knows the token: a result (valid=false), recorded as invalid.
@@ -75,8 +79,10 @@ async def test_railway_operations(api, auth, trail, railway):
     await step(trail, validated, 200, ("validate", "railway", "invalid"))
     # Railway rejects a new token: nothing stored, one invalid event.
     await step(
-        trail, await api.post(f"{RAILWAY}/rotate", json={"new_token": "00000000-0000-0000-0000-000000000000"}, headers=auth),
-        422, ("rotate", "railway", "invalid"),
+        trail,
+        await api.post(f"{RAILWAY}/rotate", json={"new_token": "00000000-0000-0000-0000-000000000000"}, headers=auth),
+        422,
+        ("rotate", "railway", "invalid"),
     )
     await step(trail, await api.delete(RAILWAY, headers=auth), 200, ("delete", "railway", "success"))
     await step(trail, await api.post(f"{RAILWAY}/validate", headers=auth), 404, ("validate", "railway", "not_found"))
@@ -110,7 +116,10 @@ async def test_docker_operations(api, auth, trail, local_docker_registry):
         trail, await api.get(f"{DOCKER}/{host}/credentials?format=nope", headers=auth), 422, ("export", None, "invalid")
     )
     await step(
-        trail, await api.post(DOCKER, json=good | {"password": DOCKER_CANARY}, headers=auth), 201, ("update", key, "success")
+        trail,
+        await api.post(DOCKER, json=good | {"password": DOCKER_CANARY}, headers=auth),
+        201,
+        ("update", key, "success"),
     )
     refused = await api.post(f"{DOCKER}/{host}/test", headers=auth)
     assert refused.json()["valid"] is False
@@ -122,11 +131,23 @@ async def test_docker_operations(api, auth, trail, local_docker_registry):
 
 async def test_environment_operations_and_sync(api, auth, trail, railway):
     env, var = "env_vars/audited", "env_vars/audited/API_KEY"
-    await step(trail, await api.post(ENV, json={"key": "API_KEY", "value": ENV_CANARY}, headers=auth), 201, ("create", var, "success"))
-    await step(trail, await api.post(ENV, json={"key": "API_KEY", "value": ENV_CANARY + "2"}, headers=auth), 201, ("update", var, "success"))
+    await step(
+        trail,
+        await api.post(ENV, json={"key": "API_KEY", "value": ENV_CANARY}, headers=auth),
+        201,
+        ("create", var, "success"),
+    )
+    await step(
+        trail,
+        await api.post(ENV, json={"key": "API_KEY", "value": ENV_CANARY + "2"}, headers=auth),
+        201,
+        ("update", var, "success"),
+    )
     await step(trail, await api.get(f"{ENV}/API_KEY", headers=auth), 200, ("read", var, "success"))
     await step(trail, await api.get(ENV, headers=auth), 200, ("list", env, "success"))
-    bulk = await api.post(f"{ENV}/bulk", json={"secrets": {"B1": ENV_CANARY + "b1", "B2": ENV_CANARY + "b2"}}, headers=auth)
+    bulk = await api.post(
+        f"{ENV}/bulk", json={"secrets": {"B1": ENV_CANARY + "b1", "B2": ENV_CANARY + "b2"}}, headers=auth
+    )
     await step(trail, bulk, 201, ("bulk_import", env, "success"))
     assert trail.everything[-1]["reason"] == "2 variables: B1, B2"
     dotenv = await api.post(f"{ENV}/bulk", json={"dotenv": f"D1={ENV_CANARY}d\n"}, headers=auth)
@@ -134,18 +155,38 @@ async def test_environment_operations_and_sync(api, auth, trail, railway):
     await step(trail, await api.delete(f"{ENV}/B1", headers=auth), 200, ("delete", "env_vars/audited/B1", "success"))
     # Failures: an unknown variable, a bad name, a bad dotenv line.
     await step(trail, await api.get(f"{ENV}/NOPE", headers=auth), 404, ("read", "env_vars/audited/NOPE", "not_found"))
-    await step(trail, await api.delete(f"{ENV}/NOPE", headers=auth), 404, ("delete", "env_vars/audited/NOPE", "not_found"))
-    await step(trail, await api.post(ENV, json={"key": "1BAD", "value": ENV_CANARY}, headers=auth), 422, ("update", "env_vars/audited/1BAD", "invalid"))
-    await step(trail, await api.post(f"{ENV}/bulk", json={"dotenv": f"OK={ENV_CANARY}\nnot a line\n"}, headers=auth), 422, ("bulk_import", env, "invalid"))
+    await step(
+        trail, await api.delete(f"{ENV}/NOPE", headers=auth), 404, ("delete", "env_vars/audited/NOPE", "not_found")
+    )
+    await step(
+        trail,
+        await api.post(ENV, json={"key": "1BAD", "value": ENV_CANARY}, headers=auth),
+        422,
+        ("update", "env_vars/audited/1BAD", "invalid"),
+    )
+    await step(
+        trail,
+        await api.post(f"{ENV}/bulk", json={"dotenv": f"OK={ENV_CANARY}\nnot a line\n"}, headers=auth),
+        422,
+        ("bulk_import", env, "invalid"),
+    )
 
     # Sync: the client's use of the Railway token, then the sync itself.
     token = railway.add_account_token()
-    await step(trail, await api.post(RAILWAY, json={"token": token}, headers=auth), 201, ("create", "railway", "success"))
+    await step(
+        trail, await api.post(RAILWAY, json={"token": token}, headers=auth), 201, ("create", "railway", "success")
+    )
     body = {"project_id": "audit-proj", "environment_id": "audit-env"}
     preview = await api.post(f"{ENV}/sync?dry_run=true", json=body, headers=auth)
     await step(trail, preview, 200, ("read", "railway", "success"), ("sync", env, "success"))
     assert [e["reason"] for e in trail.everything[-2:]] == ["railway client", "dry run"]
-    await step(trail, await api.post(f"{ENV}/sync", json=body, headers=auth), 200, ("read", "railway", "success"), ("sync", env, "success"))
+    await step(
+        trail,
+        await api.post(f"{ENV}/sync", json=body, headers=auth),
+        200,
+        ("read", "railway", "success"),
+        ("sync", env, "success"),
+    )
     assert trail.everything[-1]["reason"] is None
     assert_clean(trail, ENV_CANARY, token)
 

@@ -44,18 +44,28 @@ def token_registry():
 
 
 def provider_env(openbao, database_url, signing_keys, railway, github, *insecure: str, user_auth="token", **extra):
-    return api_env(openbao, database_url, signing_keys[1], user_auth=user_auth) | {
-        "RAILWAY_API_URL": railway.endpoint,
-        "GITHUB_API_URL": github.api_url,
-        "DOCKER_INSECURE_REGISTRIES": ",".join(insecure),
-        "PROVIDER_TIMEOUT_SECONDS": "3",
-    } | extra
+    return (
+        api_env(openbao, database_url, signing_keys[1], user_auth=user_auth)
+        | {
+            "RAILWAY_API_URL": railway.endpoint,
+            "GITHUB_API_URL": github.api_url,
+            "DOCKER_INSECURE_REGISTRIES": ",".join(insecure),
+            "PROVIDER_TIMEOUT_SECONDS": "3",
+        }
+        | extra
+    )
 
 
 @pytest.fixture(scope="module", params=["token", "jwt"], ids=["vault-token", "vault-jwt"])
 async def api(request, openbao, database_url, signing_keys, railway, github, token_registry, local_docker_registry):
     env = provider_env(
-        openbao, database_url, signing_keys, railway, github, local_docker_registry.host, token_registry.host,
+        openbao,
+        database_url,
+        signing_keys,
+        railway,
+        github,
+        local_docker_registry.host,
+        token_registry.host,
         user_auth=request.param,
     )
     async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
@@ -94,7 +104,9 @@ async def test_railway_store_status_validate_delete(api, auth, railway, database
 
     # Two environments known to the service.
     for env_id in ("staging", "prod"):
-        assert (await api.post(f"/api/v1/environments/{env_id}/secrets", json={"key": "A", "value": "1"}, headers=auth)).status_code == 201
+        assert (
+            await api.post(f"/api/v1/environments/{env_id}/secrets", json={"key": "A", "value": "1"}, headers=auth)
+        ).status_code == 201
     deleted = await api.delete(RAILWAY, headers=auth)
     assert deleted.json() == {"success": True, "affected_environments": 2}
     gone = (await api.get(f"{RAILWAY}/status", headers=auth)).json()
@@ -198,11 +210,15 @@ async def test_docker_credentials_against_the_real_registry(api, auth, local_doc
     host = local_docker_registry.host
     password = REGISTRY_USERS["mirage"]
     stored = await api.post(
-        DOCKER, json={"registry": host, "username": "mirage", "password": password, "email": "m@example.com"}, headers=auth
+        DOCKER,
+        json={"registry": host, "username": "mirage", "password": password, "email": "m@example.com"},
+        headers=auth,
     )
     assert stored.status_code == 201, stored.text
     assert stored.json()["registry"] == host
-    assert (await api.post(DOCKER, json={"registry": "ghcr.io", "username": "u", "password": "p"}, headers=auth)).status_code == 201
+    assert (
+        await api.post(DOCKER, json={"registry": "ghcr.io", "username": "u", "password": "p"}, headers=auth)
+    ).status_code == 201
 
     assert (await api.get(DOCKER, headers=auth)).json() == {"registries": sorted([host, "ghcr.io"])}
     read = (await api.get(f"{DOCKER}/{host}", headers=auth)).json()
@@ -279,8 +295,17 @@ async def test_bulk_dotenv(api, auth):
     done = await api.post(f"{base}/bulk", json={"dotenv": text}, headers=auth)
     assert done.status_code == 201, done.text
     assert done.json()["stored"] == 5
-    values = {k: (await api.get(f"{base}/{k}", headers=auth)).json()["value"] for k in ("DATABASE_URL", "QUOTED", "SINGLE", "PLAIN", "EMPTY")}
-    assert values == {"DATABASE_URL": "postgres://u:p@h/db", "QUOTED": "a b\nc", "SINGLE": "x # y", "PLAIN": "value", "EMPTY": ""}
+    values = {
+        k: (await api.get(f"{base}/{k}", headers=auth)).json()["value"]
+        for k in ("DATABASE_URL", "QUOTED", "SINGLE", "PLAIN", "EMPTY")
+    }
+    assert values == {
+        "DATABASE_URL": "postgres://u:p@h/db",
+        "QUOTED": "a b\nc",
+        "SINGLE": "x # y",
+        "PLAIN": "value",
+        "EMPTY": "",
+    }
     bad = await api.post(f"{base}/bulk", json={"dotenv": "OK=1\nnot a line\n"}, headers=auth)
     assert bad.status_code == 422 and "line 2" in bad.json()["detail"]
 
@@ -299,7 +324,9 @@ async def test_sync_dry_run_masks_values_and_shows_the_diff(api, auth, railway):
     await api.post(RAILWAY, json={"token": token}, headers=auth)
     railway.variables[("proj", "env", "svc")] = {"SAME": "1", "CHANGED": "old", "ONLY_THERE": "z"}
     base = "/api/v1/environments/synced/secrets"
-    await api.post(f"{base}/bulk", json={"secrets": {"SAME": "1", "CHANGED": "new-secret-value", "NEW": "n"}}, headers=auth)
+    await api.post(
+        f"{base}/bulk", json={"secrets": {"SAME": "1", "CHANGED": "new-secret-value", "NEW": "n"}}, headers=auth
+    )
     body = {"project_id": "proj", "environment_id": "env", "service_id": "svc"}
     preview = await api.post(f"{base}/sync?dry_run=true", json=body, headers=auth)
     assert preview.status_code == 200, preview.text
@@ -309,12 +336,21 @@ async def test_sync_dry_run_masks_values_and_shows_the_diff(api, auth, railway):
     assert [c["key"] for c in plan["changed"]] == ["CHANGED"]
     assert [c["key"] for c in plan["removed"]] == ["ONLY_THERE"]
     assert plan["unchanged"] == 1
-    assert "new-secret-value" not in preview.text and plan["changed"][0] == {"key": "CHANGED", "old": "********", "new": "********"}
+    assert "new-secret-value" not in preview.text and plan["changed"][0] == {
+        "key": "CHANGED",
+        "old": "********",
+        "new": "********",
+    }
     assert railway.variables[("proj", "env", "svc")]["CHANGED"] == "old"  # nothing pushed
 
     applied = (await api.post(f"{base}/sync", json=body, headers=auth)).json()
     assert applied["applied"] is True
-    assert railway.variables[("proj", "env", "svc")] == {"SAME": "1", "CHANGED": "new-secret-value", "NEW": "n", "ONLY_THERE": "z"}
+    assert railway.variables[("proj", "env", "svc")] == {
+        "SAME": "1",
+        "CHANGED": "new-secret-value",
+        "NEW": "n",
+        "ONLY_THERE": "z",
+    }
 
 
 # -- Isolation and admin ------------------------------------------------------------------------
@@ -348,15 +384,26 @@ async def test_migration_status_is_for_admins_only(api, auth, user, token_for):
 
 async def test_vault_disabled_uses_the_env_token(openbao, database_url, signing_keys, railway, github, user, token_for):
     legacy = railway.add_account_token()
-    env = provider_env(openbao, database_url, signing_keys, railway, github, SECRETS_VAULT_ENABLED="false", RAILWAY_API_TOKEN=legacy)
+    env = provider_env(
+        openbao, database_url, signing_keys, railway, github, SECRETS_VAULT_ENABLED="false", RAILWAY_API_TOKEN=legacy
+    )
     auth = headers(token_for, user)
     async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
         status = (await client.get(f"{RAILWAY}/status", headers=auth)).json()
-        assert status == {"configured": True, "last_validated": None, "needs_rotation": False, "source": "env", "version": None, "token_kind": None}
+        assert status == {
+            "configured": True,
+            "last_validated": None,
+            "needs_rotation": False,
+            "source": "env",
+            "version": None,
+            "token_kind": None,
+        }
         assert (await client.post(RAILWAY, json={"token": legacy}, headers=auth)).status_code == 409
         await client.post("/api/v1/environments/x/secrets", json={"key": "A", "value": "1"}, headers=auth)
         railway.requests.clear()
-        synced = await client.post("/api/v1/environments/x/secrets/sync", json={"project_id": "p9", "environment_id": "e9"}, headers=auth)
+        synced = await client.post(
+            "/api/v1/environments/x/secrets/sync", json={"project_id": "p9", "environment_id": "e9"}, headers=auth
+        )
         assert synced.status_code == 200 and synced.json()["token_source"] == "env"
         upsert = [r for r in railway.graphql_requests() if "variableCollectionUpsert" in r.json()["query"]][0]
         assert upsert.header("authorization") == f"Bearer {legacy}"

@@ -13,7 +13,9 @@ async def store(client, auth, key, value, **extra):
 
 async def test_full_lifecycle(client, auth):
     assert await store(client, auth, "db-password", "hunter2", tags=["prod", "db"]) == {
-        "success": True, "key": "db-password", "version": 1,
+        "success": True,
+        "key": "db-password",
+        "version": 1,
     }
     assert (await store(client, auth, "db-password", "hunter3"))["version"] == 2
 
@@ -51,9 +53,7 @@ async def test_full_lifecycle(client, auth):
     restored = await client.post("/api/v1/secrets/db-password/rollback", json={"to_version": 2}, headers=auth)
     assert restored.json()["new_version"] == 4
     assert (await client.get("/api/v1/secrets/db-password", headers=auth)).json()["value"] == "hunter3"
-    assert [s["key"] for s in (await client.get("/api/v1/secrets", headers=auth)).json()["secrets"]] == [
-        "db-password"
-    ]
+    assert [s["key"] for s in (await client.get("/api/v1/secrets", headers=auth)).json()["secrets"]] == ["db-password"]
 
 
 async def test_metadata_changes_without_a_new_version(client, auth):
@@ -66,7 +66,10 @@ async def test_metadata_changes_without_a_new_version(client, auth):
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert (body["tags"], body["type"], body["description"], body["current_version"]) == (
-        ["b", "c"], "api_key", "Stripe test key", 1,
+        ["b", "c"],
+        "api_key",
+        "Stripe test key",
+        1,
     )
     metadata = (await client.get("/api/v1/secrets/api-key/metadata", headers=auth)).json()
     assert metadata["tags"] == ["b", "c"] and metadata["created_by"]

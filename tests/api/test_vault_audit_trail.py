@@ -40,7 +40,9 @@ async def test_every_vault_access_for_a_user_is_logged_under_their_identity(
     env = api_env(server, database_url, signing_keys[1], user_auth="jwt") | {"CACHE_TTL_SECONDS": "0"}
     value = "audit-trail-canary"
     async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
-        assert (await client.post("/api/v1/secrets", json={"key": "k", "value": value}, headers=auth)).status_code == 201
+        assert (
+            await client.post("/api/v1/secrets", json={"key": "k", "value": value}, headers=auth)
+        ).status_code == 201
         assert (await client.get("/api/v1/secrets/k", headers=auth)).json()["value"] == value
         assert (await client.delete("/api/v1/secrets/k", headers=auth)).status_code == 200
         service_trail = (await client.get("/api/v1/secrets/audit?secret_key=k", headers=auth)).json()["logs"]

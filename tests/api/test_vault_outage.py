@@ -34,7 +34,9 @@ async def test_requests_that_need_vault_get_503_with_retry_after(dead_vault_clie
 
 
 async def test_a_failed_write_leaves_no_index_row(dead_vault_client, client, auth):
-    assert (await dead_vault_client.post("/api/v1/secrets", json={"key": "k", "value": "v"}, headers=auth)).status_code == 503
+    assert (
+        await dead_vault_client.post("/api/v1/secrets", json={"key": "k", "value": "v"}, headers=auth)
+    ).status_code == 503
     assert (await client.get("/api/v1/secrets", headers=auth)).json() == {"secrets": []}
 
 

@@ -113,7 +113,9 @@ def implementation(request) -> AuditHarness:
 
         return AuditHarness("memory", fake, tamper, remove, reset)
 
-    database: Database = request.getfixturevalue({"sqlite": "sqlite_database", "postgres": "pg_database"}[request.param])
+    database: Database = request.getfixturevalue(
+        {"sqlite": "sqlite_database", "postgres": "pg_database"}[request.param]
+    )
     return AuditHarness(
         request.param,
         SqlAuditLog(database),
@@ -212,8 +214,13 @@ async def test_query_filters_by_key_action_outcome_and_date_range_newest_first(h
         harness.log, subject_user_id="alice", start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=5)
     ) == [e[4], e[2], e[1]]  # start inclusive, end exclusive
     assert await page_all(
-        harness.log, subject_user_id="alice", secret_key="api-key", action="create", outcome="success",
-        start=T0, end=T0 + timedelta(days=1),
+        harness.log,
+        subject_user_id="alice",
+        secret_key="api-key",
+        action="create",
+        outcome="success",
+        start=T0,
+        end=T0 + timedelta(days=1),
     ) == [e[5]]
     assert await page_all(harness.log, subject_user_id="alice", secret_key="nope") == []
 
@@ -229,9 +236,7 @@ async def test_a_users_query_never_returns_another_users_events(harness):
 
 
 async def test_keyset_pages_cover_everything_once_even_with_equal_timestamps(harness):
-    appended = [
-        await harness.log.append(event(key=f"k{i % 3}", at=T0 + timedelta(seconds=i // 4))) for i in range(23)
-    ]
+    appended = [await harness.log.append(event(key=f"k{i % 3}", at=T0 + timedelta(seconds=i // 4))) for i in range(23)]
     await harness.log.append(event(user="bob"))
     expected = sorted(appended, key=lambda x: (x.occurred_at, x.id), reverse=True)
 
@@ -251,7 +256,9 @@ async def test_keyset_pages_cover_everything_once_even_with_equal_timestamps(har
 
     only_k1 = [x for x in expected if x.secret_key == "k1"]
     first = await harness.log.query(AuditQuery(subject_user_id="alice", secret_key="k1", limit=3))
-    rest = await harness.log.query(AuditQuery(subject_user_id="alice", secret_key="k1", limit=500, cursor=first.next_cursor))
+    rest = await harness.log.query(
+        AuditQuery(subject_user_id="alice", secret_key="k1", limit=500, cursor=first.next_cursor)
+    )
     assert list(first.events) + list(rest.events) == only_k1 and rest.next_cursor is None
 
 
@@ -291,7 +298,9 @@ def test_query_rejects_unknown_filters_and_naive_or_reversed_dates():
 async def test_last_access_is_the_newest_successful_value_access_per_key(harness):
     await harness.log.append(event(key="a", action=AuditAction.READ, at=T0))
     await harness.log.append(event(key="a", action=AuditAction.READ_VERSION, at=T0 + timedelta(minutes=5)))
-    await harness.log.append(event(key="a", action=AuditAction.READ, outcome=AuditOutcome.DENIED, at=T0 + timedelta(hours=1)))
+    await harness.log.append(
+        event(key="a", action=AuditAction.READ, outcome=AuditOutcome.DENIED, at=T0 + timedelta(hours=1))
+    )
     await harness.log.append(event(key="a", action=AuditAction.UPDATE, at=T0 + timedelta(hours=2)))
     await harness.log.append(event(key="b", action=AuditAction.EXPORT, at=T0 + timedelta(minutes=1)))
     await harness.log.append(event(key="c", action=AuditAction.CREATE, at=T0))

@@ -31,7 +31,7 @@ async def _redis_answers(url: str) -> bool:
     client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
         return bool(await client.ping())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     finally:
         await client.aclose()

@@ -150,9 +150,7 @@ async def test_record_access_only_moves_forward_and_survives_upsert(harness):
 
 
 async def test_concurrent_upserts_of_one_key_leave_exactly_one_row(harness):
-    await asyncio.gather(
-        *(harness.index.upsert(record("dave", "racy", current_version=n)) for n in range(1, 11))
-    )
+    await asyncio.gather(*(harness.index.upsert(record("dave", "racy", current_version=n)) for n in range(1, 11)))
 
     assert await harness.count_rows("dave") == 1
     assert await harness.count_users("dave") == 1

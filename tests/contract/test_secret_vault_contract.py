@@ -60,9 +60,7 @@ async def test_check_and_set_refuses_a_stale_version_and_writes_nothing(vault):
 async def test_concurrent_writers_with_the_same_cas_exactly_one_wins(vault):
     path = _path()
     await vault.write(path, v("base"), cas=0)
-    results = await asyncio.gather(
-        *(vault.write(path, v(f"w{i}"), cas=1) for i in range(5)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(vault.write(path, v(f"w{i}"), cas=1) for i in range(5)), return_exceptions=True)
     winners = [r for r in results if not isinstance(r, Exception)]
     assert len(winners) == 1
     assert all(isinstance(r, VersionConflict) for r in results if isinstance(r, Exception))

@@ -58,9 +58,7 @@ class InMemoryAuditLog:
 
     async def query(self, q: AuditQuery) -> AuditPage:
         self._check()
-        matching = sorted(
-            (e for e in self.events if q.matches(e)), key=lambda e: (e.occurred_at, e.id), reverse=True
-        )
+        matching = sorted((e for e in self.events if q.matches(e)), key=lambda e: (e.occurred_at, e.id), reverse=True)
         page = tuple(matching[: q.limit])
         more = len(matching) > q.limit
         return AuditPage(page, encode_cursor(page[-1].occurred_at, page[-1].id) if more else None)
@@ -74,12 +72,16 @@ class InMemoryAuditLog:
                 continue
             if event.prev_hash != expected_prev:
                 return ChainVerification(
-                    ok=False, checked=checked, first_broken_id=event.id,
+                    ok=False,
+                    checked=checked,
+                    first_broken_id=event.id,
                     reason="prev_hash does not match the preceding event: an event is missing or altered",
                 )
             if chain_hash(event.prev_hash, event) != event.hash:
                 return ChainVerification(
-                    ok=False, checked=checked, first_broken_id=event.id,
+                    ok=False,
+                    checked=checked,
+                    first_broken_id=event.id,
                     reason="hash does not match the event's content: the event was altered",
                 )
             expected_prev = event.hash
@@ -89,9 +91,7 @@ class InMemoryAuditLog:
     async def purge_older_than(self, cutoff: datetime) -> int:
         self._check()
         async with self._lock:
-            first_kept = next(
-                (i for i, e in enumerate(self.events) if e.occurred_at >= cutoff), len(self.events)
-            )
+            first_kept = next((i for i, e in enumerate(self.events) if e.occurred_at >= cutoff), len(self.events))
             removed = self.events[:first_kept]
             if removed:
                 self.anchor_prev_hash = removed[-1].hash

@@ -48,14 +48,18 @@ class FakeRailwayApi:
     token: str
     kind: str
 
-    async def upsert_variables(self, project_id, environment_id, service_id, variables: Mapping[str, SecretValue], replace=False):
+    async def upsert_variables(
+        self, project_id, environment_id, service_id, variables: Mapping[str, SecretValue], replace=False
+    ):
         plain = {k: v.reveal() for k, v in variables.items()}
         self.owner.sent.append((self.token, self.kind, plain))
         key = (project_id, environment_id, service_id)
         self.owner.remote[key] = plain if replace else {**self.owner.remote.get(key, {}), **plain}
 
     async def get_variables(self, project_id, environment_id, service_id) -> dict[str, SecretValue]:
-        return {k: SecretValue(v) for k, v in self.owner.remote.get((project_id, environment_id, service_id), {}).items()}
+        return {
+            k: SecretValue(v) for k, v in self.owner.remote.get((project_id, environment_id, service_id), {}).items()
+        }
 
 
 class FakeGitHubValidator:

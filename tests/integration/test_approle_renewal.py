@@ -111,7 +111,7 @@ async def test_short_ttls_renewal_and_relogin_with_no_failed_request(bao) -> Non
                         entry = await vault.read(PATH)
                         assert entry.data["token"].reveal() == "t-1"
                         ok += 1
-                    except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                    except Exception as exc:
                         failures.append(exc)
                     await asyncio.sleep(0.05)
 

@@ -50,8 +50,12 @@ async def append(url: str, count: int, *, days_ago: float = 0) -> list[int]:
         stored = [
             await log.append(
                 AuditEvent(
-                    actor_id="alice", subject_user_id="alice", secret_key=f"key-{i}",
-                    action=AuditAction.READ, outcome=AuditOutcome.SUCCESS, occurred_at=at - timedelta(seconds=count - i),
+                    actor_id="alice",
+                    subject_user_id="alice",
+                    secret_key=f"key-{i}",
+                    action=AuditAction.READ,
+                    outcome=AuditOutcome.SUCCESS,
+                    occurred_at=at - timedelta(seconds=count - i),
                 )
             )
             for i in range(count)

@@ -18,7 +18,9 @@ CLI = str(Path(sys.executable).with_name("mirage-secrets"))
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [CLI, *args], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -33,7 +35,9 @@ def test_vault_bootstrap_is_idempotent_on_a_fresh_mount(fresh_openbao):
     openbao = fresh_openbao
     env = {"VAULT_ADDR": openbao.addr, "VAULT_TOKEN": openbao.root_token, "VAULT_MOUNT": "bootstrap-test"}
     first, second = run("vault", "bootstrap", env=env), run("vault", "bootstrap", env=env)
-    assert first.returncode == 0 and "mounted" in first.stdout and "AppRole mirage-backend" in first.stdout, first.stderr
+    assert first.returncode == 0 and "mounted" in first.stdout and "AppRole mirage-backend" in first.stdout, (
+        first.stderr
+    )
     assert second.returncode == 0 and "kept" in second.stdout, second.stderr
     config = hvac.Client(url=openbao.addr, token=openbao.root_token).secrets.kv.v2.read_configuration(
         mount_point="bootstrap-test"

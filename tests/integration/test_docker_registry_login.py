@@ -33,7 +33,6 @@ from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa
 TIMEOUT_S = 2.0
 
 
-
 # -- real registry, htpasswd (Basic) ---------------------------------------------------------
 
 
@@ -139,7 +138,13 @@ async def test_bearer_flow_wrong_password(fake_token_registry, http):
 async def test_bearer_flow_token_refused_by_registry(fake_token_registry, http):
     # The token service says yes but the registry does not accept its token: not a login.
     fake_token_registry.queue(
-        Reply(401, {}, {"WWW-Authenticate": f'Bearer realm="{fake_token_registry.token_server.realm}",service="{FakeTokenRegistry.SERVICE}"'}),
+        Reply(
+            401,
+            {},
+            {
+                "WWW-Authenticate": f'Bearer realm="{fake_token_registry.token_server.realm}",service="{FakeTokenRegistry.SERVICE}"'
+            },
+        ),
         Reply(401, {"errors": [{"code": "UNAUTHORIZED"}]}),
     )
 
@@ -152,7 +157,9 @@ async def test_plain_http_realm_refused_for_a_tls_registry():
     # A TLS registry pointing us at a plain-http realm would leak the password: refuse.
     async def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "registry.example.com":
-            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="x"'})
+            return httpx.Response(
+                401, headers={"WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="x"'}
+            )
         raise AssertionError(f"credentials must not be sent to {request.url}")
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:

@@ -16,9 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def _client(info: EmbeddedVaultInfo) -> httpx.Client:
-    return httpx.Client(
-        base_url=info.addr, headers={"X-Vault-Token": info.root_token}, timeout=10.0, trust_env=False
-    )
+    return httpx.Client(base_url=info.addr, headers={"X-Vault-Token": info.root_token}, timeout=10.0, trust_env=False)
 
 
 @pytest.fixture

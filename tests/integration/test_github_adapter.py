@@ -16,11 +16,14 @@ from tests.support.providers import Reply, fake_github  # noqa: F401  (fixture)
 TIMEOUT_S = 0.5
 
 
-
 async def test_classic_pat_with_scopes_and_utc_expiry(fake_github, http, capture):
     token = fake_github.add_token(
-        "ghp_", login="octocat", scopes="repo, read:org", expiration="2026-09-03 02:34:04 UTC",
-        public_repos=8, total_private_repos=2,
+        "ghp_",
+        login="octocat",
+        scopes="repo, read:org",
+        expiration="2026-09-03 02:34:04 UTC",
+        public_repos=8,
+        total_private_repos=2,
     )
 
     info = await GitHubTokenValidatorHttp(fake_github.api_url, http).validate(SecretValue(token))

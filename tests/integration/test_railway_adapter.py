@@ -16,7 +16,6 @@ from tests.support.providers import FakeRailway, Reply, fake_railway  # noqa: F4
 TIMEOUT_S = 0.5
 
 
-
 def _validator(railway: FakeRailway, http: httpx.AsyncClient) -> RailwayGraphQLTokenValidator:
     return RailwayGraphQLTokenValidator(railway.endpoint, http)
 
@@ -173,8 +172,12 @@ async def test_upsert_then_read_variables_with_an_account_token(fake_railway, ht
     upsert = fake_railway.graphql_requests()[0].json()
     assert "variableCollectionUpsert(input: $input)" in upsert["query"]
     assert upsert["variables"] == {
-        "input": {"projectId": project, "environmentId": env, "serviceId": service,
-                  "variables": {"API_KEY": "v-one", "DEBUG": "0"}}
+        "input": {
+            "projectId": project,
+            "environmentId": env,
+            "serviceId": service,
+            "variables": {"API_KEY": "v-one", "DEBUG": "0"},
+        }
     }
     read = fake_railway.graphql_requests()[-1].json()
     assert read["variables"] == {"projectId": project, "environmentId": env, "serviceId": service}

@@ -48,7 +48,7 @@ async def env() -> AsyncIterator[RedisEnv]:
     raw = Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
     try:
         await raw.ping()
-    except Exception:  # noqa: BLE001
+    except Exception:
         await raw.aclose()
         pytest.skip(f"no Redis server answers at {REDIS_URL}")
     prefix = f"mirage:test:{uuid.uuid4().hex[:12]}:"

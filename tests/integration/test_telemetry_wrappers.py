@@ -145,7 +145,14 @@ async def exercise_vault(vault, canaries, kind: str = "custom") -> str:
 
 def check_vault_spans(spans: list[ReadableSpan], kind: str) -> None:
     names = [span.name for span in spans]
-    for expected in ("vault.write", "vault.read", "vault.read_metadata", "vault.set_custom_metadata", "vault.soft_delete", "vault.health"):
+    for expected in (
+        "vault.write",
+        "vault.read",
+        "vault.read_metadata",
+        "vault.set_custom_metadata",
+        "vault.soft_delete",
+        "vault.health",
+    ):
         assert expected in names
     for span in spans:
         assert span.kind is SpanKind.CLIENT
@@ -213,9 +220,7 @@ async def test_real_openbao_vault_spans_metrics_and_no_canary(hvac_vault, provid
 
 async def test_sessions_hand_out_traced_vaults(provider, spans, canaries):
     sessions = TracedVaultSessions(OneVaultForEveryone(InMemorySecretVault()), tracer_provider=provider)
-    vault = await sessions.for_principal(
-        Principal(user_id=canaries["user"], credential=SecretValue(JWT_CANARY))
-    )
+    vault = await sessions.for_principal(Principal(user_id=canaries["user"], credential=SecretValue(JWT_CANARY)))
     assert isinstance(vault, TracedSecretVault)
     await vault.write(f"users/{canaries['user']}/railway", {"token": SecretValue(canaries["token"])}, cas=0)
     names = [span.name for span in spans()]
@@ -240,7 +245,11 @@ def test_key_types_never_carry_the_key():
 def cached(canaries) -> CachedSecret:
     entry = VaultEntry(data={"value": SecretValue(canaries["value"])}, version=3, created_at=datetime.now(UTC))
     return CachedSecret(
-        entry=entry, custom={"tags": canaries["key"]}, current_version=3, updated_at=datetime.now(UTC), cached_at=time.time()
+        entry=entry,
+        custom={"tags": canaries["key"]},
+        current_version=3,
+        updated_at=datetime.now(UTC),
+        cached_at=time.time(),
     )
 
 
@@ -275,8 +284,14 @@ async def test_index_spans(provider, spans, canaries):
     index = TracedSecretIndex(InMemorySecretIndex(), tracer_provider=provider)
     now = datetime.now(UTC)
     record = SecretRecord(
-        user_id=canaries["user"], key=canaries["key"], secret_type="custom", tags=(canaries["value"],),
-        created_at=now, updated_at=now, current_version=1, description=canaries["value"],
+        user_id=canaries["user"],
+        key=canaries["key"],
+        secret_type="custom",
+        tags=(canaries["value"],),
+        created_at=now,
+        updated_at=now,
+        current_version=1,
+        description=canaries["value"],
     )
     await index.upsert(record)
     assert (await index.get(canaries["user"], canaries["key"])) is not None
@@ -298,8 +313,12 @@ async def test_audit_append_is_timed(provider, spans, canaries):
     before = sample("audit_append_seconds_count", {"outcome": "ok"})
     failed_before = sample("audit_append_seconds_count", {"outcome": "AuditUnavailable"})
     event = AuditEvent(
-        actor_id=canaries["user"], subject_user_id=canaries["user"], secret_key=canaries["key"],
-        action=AuditAction.READ, outcome=AuditOutcome.SUCCESS, reason=canaries["value"][:0] or None,
+        actor_id=canaries["user"],
+        subject_user_id=canaries["user"],
+        secret_key=canaries["key"],
+        action=AuditAction.READ,
+        outcome=AuditOutcome.SUCCESS,
+        reason=canaries["value"][:0] or None,
     )
     await audit.append(event)
     audit.inner.available = False
@@ -364,7 +383,10 @@ async def test_breaker_state_and_auth_failures(provider, canaries):
 def test_configure_tracing_reads_the_standard_variables():
     assert configure_tracing(env={}, set_global=False) is None
     assert configure_tracing(env={"OTEL_TRACES_EXPORTER": "none"}, set_global=False) is None
-    assert configure_tracing(env={"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, set_global=False) is None
+    assert (
+        configure_tracing(env={"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, set_global=False)
+        is None
+    )
     console = configure_tracing(env={"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "svc-x"}, set_global=False)
     assert console is not None and console.resource.attributes["service.name"] == "svc-x"
     console.shutdown()
@@ -406,7 +428,11 @@ async def test_request_span_and_metrics_endpoint(provider, spans, canaries, monk
         response = await client.get(
             f"/api/v1/secrets/{canaries['key']}",
             params={"token": canaries["token"], "user": canaries["user"]},
-            headers={"Authorization": f"Bearer {JWT_CANARY}", "X-Vault-Token": canaries["token"], "X-Request-ID": "req-1"},
+            headers={
+                "Authorization": f"Bearer {JWT_CANARY}",
+                "X-Vault-Token": canaries["token"],
+                "X-Request-ID": "req-1",
+            },
         )
         assert response.status_code == 200
         assert response.json()["authorization"] == f"Bearer {JWT_CANARY}"  # the handler did see it

@@ -203,7 +203,9 @@ def persistent_bao(tmp_path: Path):
 async def test_sealed_writes_fail_are_not_applied_and_the_breaker_recovers_by_itself(persistent_bao) -> None:
     info = await asyncio.to_thread(persistent_bao.start)
     mount_kv(info.addr, info.root_token)
-    counting, breaker, vault = resilient_on(info.addr, info.root_token, timeout=2.0, threshold=3, cool_down=0.2, attempts=2)
+    counting, breaker, vault = resilient_on(
+        info.addr, info.root_token, timeout=2.0, threshold=3, cool_down=0.2, attempts=2
+    )
     try:
         async with asyncio.timeout(90):
             a, b = "users/u1/railway", "users/u1/custom/b"
@@ -380,4 +382,3 @@ async def test_slow_vault_times_out_opens_the_breaker_and_recovers() -> None:
         if counting is not None:
             await counting.close()
         server.stop()
-

@@ -59,9 +59,9 @@ def test_a_users_vault_token_is_refused_on_every_operation_on_another_users_path
         refused.append(name)
     assert refused == list(operations)
     # Bob's secret is untouched, and Alice can still use her own.
-    assert clients[bob].secrets.kv.v2.read_secret_version(
-        path, mount_point=MOUNT, raise_on_deleted_version=True
-    )["data"]["data"] == {"value": f"{bob}-secret"}
+    assert clients[bob].secrets.kv.v2.read_secret_version(path, mount_point=MOUNT, raise_on_deleted_version=True)[
+        "data"
+    ]["data"] == {"value": f"{bob}-secret"}
     assert kv.list_secrets(f"users/{alice}/custom", mount_point=MOUNT)["data"]["keys"] == ["k"]
 
 
@@ -142,7 +142,9 @@ def test_bootstrap_is_idempotent_on_a_fresh_server(signing_keys):
         client = hvac.Client(url=server.addr, token=server.root_token)
         setup = JwtAuthSetup(issuer=DEV_ISSUER, audience=DEV_AUDIENCE, public_key_pem=signing_keys[1].read_text())
         first = bootstrap_vault(client, MOUNT, jwt=setup, user_auth="jwt")
-        policies_before = {n: client.sys.read_policy(n)["data"]["rules"] for n in ("user-secrets-policy", "admin-policy")}
+        policies_before = {
+            n: client.sys.read_policy(n)["data"]["rules"] for n in ("user-secrets-policy", "admin-policy")
+        }
         second = bootstrap_vault(client, MOUNT, jwt=setup, user_auth="jwt")
         assert "mounted" in first[0] and "kept" in second[0]
         assert first[1:] == second[1:]
@@ -187,14 +189,20 @@ def test_the_backend_approle_reaches_only_what_its_jobs_need(openbao, users):
         "sys/policies/acl/admin-policy": ["deny"],
     }
     with pytest.raises(hvac_errors.Forbidden):
-        backend.secrets.kv.v2.read_secret_version(f"users/{alice}/custom/k", mount_point=MOUNT, raise_on_deleted_version=True)
+        backend.secrets.kv.v2.read_secret_version(
+            f"users/{alice}/custom/k", mount_point=MOUNT, raise_on_deleted_version=True
+        )
 
 
 def test_the_backup_policy_takes_snapshots_and_nothing_else(openbao, users):
     alice, _, _ = users
     root = hvac.Client(url=openbao.addr, token=openbao.root_token)
-    backup = hvac.Client(url=openbao.addr, token=root.auth.token.create(policies=["backup-policy"])["auth"]["client_token"])
-    caps = _capabilities(backup, "sys/storage/raft/snapshot", f"{MOUNT}/data/users/{alice}/custom/k", f"{MOUNT}/metadata/users")
+    backup = hvac.Client(
+        url=openbao.addr, token=root.auth.token.create(policies=["backup-policy"])["auth"]["client_token"]
+    )
+    caps = _capabilities(
+        backup, "sys/storage/raft/snapshot", f"{MOUNT}/data/users/{alice}/custom/k", f"{MOUNT}/metadata/users"
+    )
     assert caps == {
         "sys/storage/raft/snapshot": ["read"],
         f"{MOUNT}/data/users/{alice}/custom/k": ["deny"],

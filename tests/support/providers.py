@@ -215,9 +215,9 @@ class FakeRailway(FakeHTTPServer):
 
     def add_workspace_token(self, projects: list[dict[str, str]] | None = None) -> str:
         token = str(uuid.uuid4())
-        self.workspace_tokens[token] = projects if projects is not None else [
-            {"id": str(uuid.uuid4()), "name": "mirage"}
-        ]
+        self.workspace_tokens[token] = (
+            projects if projects is not None else [{"id": str(uuid.uuid4()), "name": "mirage"}]
+        )
         return token
 
     def add_project_token(self, project_id: str | None = None, environment_id: str | None = None) -> str:
@@ -229,8 +229,12 @@ class FakeRailway(FakeHTTPServer):
         reply = Reply(
             429,
             {"errors": [{"message": "Rate limit exceeded"}]},
-            {"Retry-After": str(retry_after), "X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0",
-             "X-RateLimit-Reset": str(int(time.time()) + retry_after)},
+            {
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Limit": "1000",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+            },
         )
         self.queue(*([reply] * count))
 
@@ -265,7 +269,7 @@ class FakeRailway(FakeHTTPServer):
         variables = body.get("variables") or {}
 
         bearer = request.header("authorization") or ""
-        bearer_token = bearer[len("Bearer "):] if bearer.startswith("Bearer ") else None
+        bearer_token = bearer[len("Bearer ") :] if bearer.startswith("Bearer ") else None
         project_token = request.header("project-access-token")
         account = self.account_tokens.get(bearer_token or "")
         workspace = self.workspace_tokens.get(bearer_token or "")
@@ -299,7 +303,7 @@ class FakeRailway(FakeHTTPServer):
             if account is None:
                 return self._refuse("Not Authorized", "me")
             return self._ok({"me": {"id": account.id, "name": account.name, "email": account.email}})
-        return Reply(400, {"errors": [{"message": "Cannot query field on type \"Query\"."}]})
+        return Reply(400, {"errors": [{"message": 'Cannot query field on type "Query".'}]})
 
     @staticmethod
     def _may_touch(account, workspace, bearer_token, project_scope, data: dict[str, Any]) -> bool:
@@ -373,10 +377,16 @@ class FakeGitHub(FakeHTTPServer):
         self.queue(
             Reply(
                 status,
-                {"message": "API rate limit exceeded for user ID 1001.",
-                 "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
-                {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-used": "5000",
-                 "x-ratelimit-reset": str(int(time.time()) + reset_in)},
+                {
+                    "message": "API rate limit exceeded for user ID 1001.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
+                {
+                    "x-ratelimit-limit": "5000",
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-used": "5000",
+                    "x-ratelimit-reset": str(int(time.time()) + reset_in),
+                },
             )
         )
 
@@ -391,13 +401,16 @@ class FakeGitHub(FakeHTTPServer):
     def answer(self, request: RecordedRequest) -> Reply:
         if request.method != "GET" or request.path != "/user":
             return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
-        limits = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999",
-                  "x-ratelimit-reset": str(int(time.time()) + 3600)}
+        limits = {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4999",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+        }
         auth = request.header("authorization") or ""
         token = None
         for scheme in ("Bearer ", "token "):
             if auth.startswith(scheme):
-                token = auth[len(scheme):]
+                token = auth[len(scheme) :]
         user = self.tokens.get(token or "")
         if user is None:
             return Reply(401, BAD_CREDENTIALS, limits)
@@ -446,7 +459,9 @@ class FakeTokenServer(FakeHTTPServer):
             return Reply(404, {"details": "not found"})
         auth = request.header("authorization") or ""
         if not auth.startswith("Basic "):
-            return Reply(401, {"details": "incorrect username or password"}, {"WWW-Authenticate": 'Basic realm="token"'})
+            return Reply(
+                401, {"details": "incorrect username or password"}, {"WWW-Authenticate": 'Basic realm="token"'}
+            )
         try:
             username, _, password = base64.b64decode(auth[6:]).decode().partition(":")
         except (ValueError, UnicodeDecodeError):

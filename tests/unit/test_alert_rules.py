@@ -37,8 +37,12 @@ def test_every_alert_uses_exported_metrics_and_has_a_runbook():
     exported = exported_series()
     runbook = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
     assert {r["alert"] for r in rules} >= {
-        "VaultSealed", "VaultUnreachable", "VaultCircuitBreakerOpen", "AuthenticationFailureBurst",
-        "AuditAppendLatencyHigh", "HighServerErrorRate",
+        "VaultSealed",
+        "VaultUnreachable",
+        "VaultCircuitBreakerOpen",
+        "AuthenticationFailureBurst",
+        "AuditAppendLatencyHigh",
+        "HighServerErrorRate",
     }
     for rule in rules:
         used = metric_names(rule["expr"])

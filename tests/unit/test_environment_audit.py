@@ -99,7 +99,10 @@ async def test_provider_operations_are_recorded_once_and_the_migration_as_the_sy
     ]
     world.audit_log.events.clear()
     summary = await world.migration.migrate(
-        [MigrationItem("u1", SecretValue("shared"), origin="RAILWAY_API_TOKEN"), MigrationItem("u2", SecretValue("bad"))]
+        [
+            MigrationItem("u1", SecretValue("shared"), origin="RAILWAY_API_TOKEN"),
+            MigrationItem("u2", SecretValue("bad")),
+        ]
     )
     assert [o.result for o in summary.outcomes] == ["migrated", "invalid"]
     assert [(e.actor_id, e.subject_user_id, e.action.value, e.outcome.value) for e in world.audit_log.events] == [

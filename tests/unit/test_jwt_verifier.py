@@ -35,9 +35,7 @@ class Keys:
 
 
 def _keys(private, path: Path) -> Keys:
-    pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     path.write_bytes(pem)
     return Keys(private, path, pem)
 

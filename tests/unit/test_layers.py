@@ -11,8 +11,18 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 VENDORS = frozenset(
     {
-        "litestar", "sqlalchemy", "advanced_alchemy", "hvac", "httpx", "redis", "asyncpg", "requests",
-        "aiosqlite", "alembic", "jwt", "cryptography",
+        "litestar",
+        "sqlalchemy",
+        "advanced_alchemy",
+        "hvac",
+        "httpx",
+        "redis",
+        "asyncpg",
+        "requests",
+        "aiosqlite",
+        "alembic",
+        "jwt",
+        "cryptography",
     }
 )
 FORBIDDEN = {

@@ -113,6 +113,6 @@ def test_provider_errors_carry_provider_and_retry_after():
     rejected = ProviderRejected("railway", "Railway answered: Not Authorized")
     assert rejected.provider == "railway" and str(rejected) == "Railway answered: Not Authorized"
     unavailable = ProviderUnavailable("github", 7, reason="HTTP 502")
-    assert unavailable.retry_after == 7 and "GitHub is unavailable: HTTP 502" == str(unavailable)
+    assert unavailable.retry_after == 7 and str(unavailable) == "GitHub is unavailable: HTTP 502"
     limited = ProviderRateLimited("railway", 30)
     assert limited.retry_after == 30 and "30" in str(limited)

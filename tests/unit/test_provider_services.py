@@ -7,15 +7,16 @@ import asyncio
 
 import pytest
 
+from adapters.cache.memory import InProcessSecretCache
 from domain.credentials import CredentialMissing, RailwayTarget, VaultDisabled, parse_dotenv
 from domain.errors import InvalidInput
 from domain.providers import RAILWAY, GitHubTokenInfo, ProviderRateLimited, ProviderRejected
 from domain.values import Principal, SecretValue
+from services.audit_trail import AuditTrail
 from services.environment_secrets import EnvironmentSecretService
 from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem, MigrationService
 from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
-from services.audit_trail import AuditTrail
 from services.secret_service import SecretService
 from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
@@ -28,8 +29,6 @@ from tests.fakes.providers import (
 )
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
-from adapters.cache.memory import InProcessSecretCache  # noqa: E402  (only the in-process cache: no I/O)
-
 ALICE = Principal(user_id="alice")
 
 
@@ -41,15 +40,21 @@ class World:
         vaults = OneVaultForEveryone(self.vault)
         users = InMemoryUserDirectory()
         self.index = InMemorySecretIndex(users)
-        self.secrets = SecretService(vaults=vaults, index=self.index, users=users, cache=InProcessSecretCache(retention_seconds=60))
+        self.secrets = SecretService(
+            vaults=vaults, index=self.index, users=users, cache=InProcessSecretCache(retention_seconds=60)
+        )
         self.railway_api = FakeRailwayValidator()
         self.github_api = FakeGitHubValidator()
         self.registry = FakeRegistryTester()
         self.accounts = InMemoryUserAccounts()
         self.environments = InMemoryEnvironmentRegistry()
         self.railway = RailwayTokenService(
-            secrets=self.secrets, trail=trail, validator=self.railway_api, accounts=self.accounts,
-            environments=self.environments, policy=policy,
+            secrets=self.secrets,
+            trail=trail,
+            validator=self.railway_api,
+            accounts=self.accounts,
+            environments=self.environments,
+            policy=policy,
         )
         self.github = GitHubTokenService(
             secrets=self.secrets, trail=trail, validator=self.github_api, accounts=self.accounts
@@ -57,14 +62,21 @@ class World:
         self.docker = DockerCredentialService(secrets=self.secrets, trail=trail, tester=self.registry)
         self.env = EnvironmentSecretService(vaults=vaults, environments=self.environments, users=users, trail=trail)
         self.clients = RailwayClientService(
-            secrets=self.secrets, trail=trail, clients=self.railway_api, validator=self.railway_api,
-            accounts=self.accounts, policy=policy,
+            secrets=self.secrets,
+            trail=trail,
+            clients=self.railway_api,
+            validator=self.railway_api,
+            accounts=self.accounts,
+            policy=policy,
         )
         self.sync = EnvironmentSyncService(
             environment_secrets=self.env, environments=self.environments, railway=self.clients, trail=trail
         )
         self.migration = MigrationService(
-            secrets=self.secrets, trail=trail, railway_tokens=self.railway, validator=self.railway_api,
+            secrets=self.secrets,
+            trail=trail,
+            railway_tokens=self.railway,
+            validator=self.railway_api,
             accounts=self.accounts,
         )
 
@@ -144,18 +156,30 @@ async def test_github_keeps_username_scopes_type_and_expiry(world):
     from datetime import UTC, datetime
 
     world.github_api.users["ghp_x"] = GitHubTokenInfo(
-        username="octo", user_id=1, scopes=("repo",), token_type="classic",
-        expires_at=datetime(2030, 1, 1, tzinfo=UTC), public_repos=1, total_private_repos=None,
+        username="octo",
+        user_id=1,
+        scopes=("repo",),
+        token_type="classic",
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+        public_repos=1,
+        total_private_repos=None,
     )
     assert await world.github.store(ALICE, SecretValue("ghp_x")) == "octo"
     status = await world.github.status(ALICE)
-    assert (status.username, status.scopes, status.token_type, status.expires_at.year) == ("octo", ("repo",), "classic", 2030)
+    assert (status.username, status.scopes, status.token_type, status.expires_at.year) == (
+        "octo",
+        ("repo",),
+        "classic",
+        2030,
+    )
     await world.github.delete(ALICE)
     assert (await world.github.status(ALICE)).configured is False
 
 
 async def test_docker_credentials_and_their_formats(world):
-    registry, _ = await world.docker.store(ALICE, registry="https://GHCR.io/", username="u", password=SecretValue("p"), email=None)
+    registry, _ = await world.docker.store(
+        ALICE, registry="https://GHCR.io/", username="u", password=SecretValue("p"), email=None
+    )
     assert registry == "ghcr.io" and await world.docker.registries(ALICE) == ["ghcr.io"]
     assert (await world.docker.export(ALICE, "ghcr.io", "railway")) == {"username": "u", "password": "p"}
     assert "ghcr.io" in (await world.docker.export(ALICE, "ghcr.io", "docker_config"))["auths"]
@@ -185,10 +209,15 @@ async def test_concurrent_single_key_writes_never_lose_an_update(world):
 
 def test_dotenv_parsing():
     parsed = parse_dotenv(
-        "# comment\n\nexport A=1\nB = two words # note\nC=\"x\\ny \\\"q\\\"\"\nD='lit $X \\n'\nE=\nF=\"multi\nline\"\nA=override\n"
+        '# comment\n\nexport A=1\nB = two words # note\nC="x\\ny \\"q\\""\nD=\'lit $X \\n\'\nE=\nF="multi\nline"\nA=override\n'
     )
     assert {k: v.reveal() for k, v in parsed.items()} == {
-        "A": "override", "B": "two words", "C": 'x\ny "q"', "D": "lit $X \\n", "E": "", "F": "multi\nline",
+        "A": "override",
+        "B": "two words",
+        "C": 'x\ny "q"',
+        "D": "lit $X \\n",
+        "E": "",
+        "F": "multi\nline",
     }
     for bad in ("NOEQUALS", "1A=x", 'Q="open', "A='x' trailing"):
         with pytest.raises(InvalidInput):
@@ -202,7 +231,11 @@ async def test_sync_preview_then_apply_remembers_the_target(world):
     target = RailwayTarget("p", "e")
     world.railway_api.remote[("p", "e", None)] = {"B": "old", "C": "gone"}
     plan = await world.sync.sync(ALICE, "web", target=target, dry_run=True)
-    assert ([c.key for c in plan.added], [c.key for c in plan.changed], [c.key for c in plan.removed]) == (["A"], ["B"], ["C"])
+    assert ([c.key for c in plan.added], [c.key for c in plan.changed], [c.key for c in plan.removed]) == (
+        ["A"],
+        ["B"],
+        ["C"],
+    )
     assert world.railway_api.sent == [] and not plan.applied
     with pytest.raises(InvalidInput):  # no ids yet and none remembered
         await world.sync.sync(ALICE, "web", target=None)

@@ -48,7 +48,9 @@ class FlakyVault:
             return None
         self.fail_next -= 1
         error = VaultUnavailable("the secret store did not answer")
-        error.__cause__ = ConnectionRefusedError(111, "Connection refused") if self.mode == "refused" else TimeoutError()
+        error.__cause__ = (
+            ConnectionRefusedError(111, "Connection refused") if self.mode == "refused" else TimeoutError()
+        )
         return error
 
     async def _do(self, name: str, coro):

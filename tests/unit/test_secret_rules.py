@@ -29,7 +29,11 @@ from domain.values import SecretValue
 
 def test_custom_key_lives_under_custom() -> None:
     loc = locate("alice", "db_password")
-    assert (loc.path, loc.value_field, loc.default_type) == ("users/alice/custom/db_password", "value", SecretType.CUSTOM)
+    assert (loc.path, loc.value_field, loc.default_type) == (
+        "users/alice/custom/db_password",
+        "value",
+        SecretType.CUSTOM,
+    )
     assert loc.is_custom
 
 
@@ -152,9 +156,7 @@ def test_empty_value_is_refused() -> None:
 # -- metadata encoding ---------------------------------------------------------------------------
 
 CREATED = datetime(2025, 3, 1, 12, 30, tzinfo=UTC)
-FALLBACK = SecretMetadata(
-    created_by="fallback-user", created_at=datetime(2000, 1, 1, tzinfo=UTC), secret_type="custom"
-)
+FALLBACK = SecretMetadata(created_by="fallback-user", created_at=datetime(2000, 1, 1, tzinfo=UTC), secret_type="custom")
 
 
 def test_to_vault_encodes_strings_with_tags_as_json_array() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.cache.memory import InProcessSecretCache
 from domain.errors import (
     InvalidInput,
     ReservedKey,
@@ -19,7 +20,6 @@ from domain.errors import (
 )
 from domain.secrets import MAX_VALUE_BYTES
 from domain.values import Principal, SecretValue
-from adapters.cache.memory import InProcessSecretCache
 from services.secret_service import SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault, OneVaultForEveryone

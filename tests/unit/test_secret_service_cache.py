@@ -112,7 +112,10 @@ async def test_with_the_cache_off_every_read_goes_to_vault(vault, epoch):
 async def test_a_change_that_fails_half_way_still_drops_the_cached_value(vault, epoch):
     users = InMemoryUserDirectory()
     service = SecretService(
-        vaults=OneVaultForEveryone(vault), index=InMemorySecretIndex(), users=users, cache=InProcessSecretCache(),
+        vaults=OneVaultForEveryone(vault),
+        index=InMemorySecretIndex(),
+        users=users,
+        cache=InProcessSecretCache(),
         epoch_clock=epoch,
     )
     await service.store(ALICE, key="token", value=SecretValue("one"))

@@ -38,13 +38,17 @@ def refused(environ: dict[str, str]) -> str:
 
 
 def test_full_valid_environment() -> None:
-    settings = load_settings(env(PORT="9000", HOST="0.0.0.0", REDIS_URL="redis://cache:6379/0", AUTH_ROLES_CLAIM="perms"))
+    settings = load_settings(
+        env(PORT="9000", HOST="0.0.0.0", REDIS_URL="redis://cache:6379/0", AUTH_ROLES_CLAIM="perms")
+    )
     assert (settings.vault.addr, settings.vault.token, settings.vault.mount) == (VALID["VAULT_ADDR"], TOKEN, "mirage")
     assert settings.database.url == VALID["DATABASE_URL"]
     assert settings.redis.url == "redis://cache:6379/0"
     assert (settings.auth.issuer, settings.auth.audience) == (VALID["AUTH_ISSUER"], VALID["AUTH_AUDIENCE"])
     assert (settings.auth.jwks_url, settings.auth.public_key_file, settings.auth.roles_claim) == (
-        VALID["AUTH_JWKS_URL"], None, "perms"
+        VALID["AUTH_JWKS_URL"],
+        None,
+        "perms",
     )
     assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9000)
     assert settings.dev_mode is False
@@ -62,14 +66,22 @@ def test_approle_with_public_key_file(tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_text("-----BEGIN PUBLIC KEY-----\n")
     settings = load_settings(
-        env(VAULT_TOKEN=None, VAULT_ROLE_ID="role", VAULT_SECRET_ID=SECRET_ID, AUTH_JWKS_URL=None,
-            AUTH_PUBLIC_KEY_FILE=str(key), DATABASE_URL="sqlite+aiosqlite:///x.db")
+        env(
+            VAULT_TOKEN=None,
+            VAULT_ROLE_ID="role",
+            VAULT_SECRET_ID=SECRET_ID,
+            AUTH_JWKS_URL=None,
+            AUTH_PUBLIC_KEY_FILE=str(key),
+            DATABASE_URL="sqlite+aiosqlite:///x.db",
+        )
     )
     assert (settings.vault.token, settings.vault.role_id, settings.vault.secret_id) == (None, "role", SECRET_ID)
     assert settings.auth.public_key_file == str(key)
 
 
-@pytest.mark.parametrize("name", ["VAULT_ADDR", "VAULT_TOKEN", "DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"])
+@pytest.mark.parametrize(
+    "name", ["VAULT_ADDR", "VAULT_TOKEN", "DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"]
+)
 def test_each_missing_required_variable_is_named(name: str) -> None:
     assert name in refused(env(**{name: None}))
 

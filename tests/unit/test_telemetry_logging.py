@@ -171,7 +171,9 @@ def test_args_are_redacted_and_dropped(capture):
     logger.addHandler(keep)
     register_secret("arg-canary-value-99")
     # The secret is split between the template and an argument: only the final text shows it.
-    logger.info("Authorization: %s, extra %s, %r", "Bearer tok-123", "arg-canary-value-99", {"pw": "arg-canary-value-99"})
+    logger.info(
+        "Authorization: %s, extra %s, %r", "Bearer tok-123", "arg-canary-value-99", {"pw": "arg-canary-value-99"}
+    )
     record = seen[0]
     assert record.args is None
     assert "tok-123" not in record.getMessage()
@@ -214,7 +216,10 @@ def test_stack_info_is_redacted(capture):
 def restore_logging():
     root = logging.getLogger()
     saved_root = (list(root.handlers), root.level)
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate) for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "litestar")}
+    saved = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        for name in ("uvicorn", "uvicorn.access", "uvicorn.error", "litestar")
+    }
     yield
     for handler in list(root.handlers):
         if handler not in saved_root[0]:
@@ -238,7 +243,14 @@ def test_configure_logging_routes_uvicorn_through_the_redacting_root_handler(res
     assert sum(1 for h in logging.getLogger().handlers if getattr(h, "_mirage_telemetry_handler", False)) == 1
     assert uvicorn_access.handlers == [] and uvicorn_access.propagate
     # uvicorn's access line: the query string can carry credentials.
-    uvicorn_access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/cb?token=gho_16C7e42F292c6912E7710c838347Ae178B4a", "1.1", 200)
+    uvicorn_access.info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:5000",
+        "GET",
+        "/cb?token=gho_16C7e42F292c6912E7710c838347Ae178B4a",
+        "1.1",
+        200,
+    )
     logging.getLogger("uvicorn.error").info("Authorization: Bearer %s", JWT)
     output = stream.getvalue()
     assert "gho_16C7e42F292c6912E7710c838347Ae178B4a" not in output
@@ -260,7 +272,6 @@ def test_uvicorn_dict_config_keeps_loggers_propagating():
     assert config["disable_existing_loggers"] is False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         assert config["loggers"][name] == {"handlers": [], "level": "WARNING", "propagate": True}
-
 
 
 def test_request_id_falls_back_to_the_audit_request_context(capture):

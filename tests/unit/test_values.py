@@ -28,12 +28,23 @@ def secret() -> SecretValue:
         lambda v: format(v, "s"),
         lambda v: "%s" % v,
         lambda v: "%r" % (v,),
-        lambda v: "{}".format(v),
+        lambda v: f"{v}",
         lambda v: str([v]),
         lambda v: str({"token": v}),
     ],
-    ids=["repr", "str", "fstring", "fstring-r", "fstring-spec", "format", "percent-s", "percent-r",
-         "str.format", "in-list", "in-dict"],
+    ids=[
+        "repr",
+        "str",
+        "fstring",
+        "fstring-r",
+        "fstring-spec",
+        "format",
+        "percent-s",
+        "percent-r",
+        "str.format",
+        "in-list",
+        "in-dict",
+    ],
 )
 def test_rendering_never_shows_the_plaintext(secret: SecretValue, render) -> None:
     text = render(secret)

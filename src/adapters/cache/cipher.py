@@ -93,9 +93,9 @@ class CacheCipher:
         if not isinstance(data_key, bytes | bytearray) or len(data_key) != KEY_BYTES:
             raise ValueError(f"the cache data key must be {KEY_BYTES} bytes")
         self._aead = AESGCM(bytes(data_key))
-        self._hash_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_HASH_INFO
-        ).derive(bytes(data_key))
+        self._hash_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_HASH_INFO).derive(
+            bytes(data_key)
+        )
 
     def __repr__(self) -> str:
         return "CacheCipher(<key hidden>)"

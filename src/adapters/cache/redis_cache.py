@@ -128,17 +128,13 @@ class RedisSecretCache:
         for client in (self._redis, self._sub_redis):
             try:
                 await client.aclose()
-            except Exception as exc:  # noqa: BLE001 - closing must not raise either
+            except Exception as exc:
                 self._log("close", exc, "ignored")
 
     @property
     def local_layer_active(self) -> bool:
         """True while local copies may be served (the invalidation listener is known to be live)."""
-        return (
-            self._local_enabled
-            and self._subscribed
-            and time.monotonic() - self._alive_at < 3 * self._heartbeat
-        )
+        return self._local_enabled and self._subscribed and time.monotonic() - self._alive_at < 3 * self._heartbeat
 
     @property
     def listener_client_name(self) -> str:
@@ -166,7 +162,7 @@ class RedisSecretCache:
         epoch = self._epoch
         try:
             blob = await self._redis.get(self._prefix + key_id)
-        except Exception as exc:  # noqa: BLE001 - a failing cache is a miss
+        except Exception as exc:
             self._log("get", exc)
             return None
         if blob is None:
@@ -192,7 +188,7 @@ class RedisSecretCache:
         try:
             blob = self._cipher.seal(path, secret)
             await self._redis.set(self._prefix + key_id, blob, px=remaining_ms)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._local.pop(key_id, None)
             self._log("put", exc)
             return
@@ -211,7 +207,7 @@ class RedisSecretCache:
                 pipe.delete(self._prefix + key_id)
                 pipe.publish(self._channel, key_id)
                 await pipe.execute()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._log("invalidate", exc)
 
     # -- internals ----------------------------------------------------------------------------
@@ -262,13 +258,13 @@ class RedisSecretCache:
                 await self._pump(pubsub)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - reconnect whatever happened
+            except Exception as exc:
                 self._log("listen", exc, "local copies dropped until subscribed again")
             finally:
                 self._distrust_local()
                 try:
                     await pubsub.aclose()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._log("listen-close", exc, "ignored")
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)

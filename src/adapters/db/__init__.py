@@ -6,4 +6,4 @@ from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
 __all__ = ["Database", "SqlSecretIndex", "SqlUserDirectory", "create_database"]
 
 # Registers audit_events/audit_anchor on Base.metadata, which Alembic and the schema check compare.
-from adapters.db import audit_models as audit_models  # noqa: E402,F401
+from adapters.db import audit_models as audit_models

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
@@ -13,7 +13,7 @@ from domain.credentials import EnvironmentRecord, RailwayTarget, TokenSourceCoun
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SqlUserAccounts:
@@ -112,6 +112,8 @@ class SqlEnvironmentRegistry:
     async def count(self, user_id: str) -> int:
         async with _transaction(self._db) as session:
             return int(
-                await session.scalar(select(func.count()).select_from(EnvironmentModel).where(EnvironmentModel.user_id == user_id))
+                await session.scalar(
+                    select(func.count()).select_from(EnvironmentModel).where(EnvironmentModel.user_id == user_id)
+                )
                 or 0
             )

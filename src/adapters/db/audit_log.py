@@ -231,9 +231,7 @@ class SqlAuditLog:
         else:
             # SQLite: a write statement takes the database write lock now (waiting busy_timeout
             # for another writer), before the tail is read; it matches no row.
-            await connection.execute(
-                update(ANCHOR).where(ANCHOR.c.id == -1).values(event_id=ANCHOR.c.event_id)
-            )
+            await connection.execute(update(ANCHOR).where(ANCHOR.c.id == -1).values(event_id=ANCHOR.c.event_id))
 
     async def _chain_and_insert(
         self, connection: AsyncConnection, events: Sequence[AuditEvent]
@@ -248,13 +246,12 @@ class SqlAuditLog:
             row["prev_hash"], row["hash"] = prev, digest
             rows.append(row)
             prev = digest
-        result = await connection.execute(
-            insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows
-        )
+        result = await connection.execute(insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), rows)
         ids = result.scalars().all()
         return [
-            StoredAuditEvent(**{name: row[name] for name in EVENT_FIELDS}, id=event_id,
-                             prev_hash=row["prev_hash"], hash=row["hash"])
+            StoredAuditEvent(
+                **{name: row[name] for name in EVENT_FIELDS}, id=event_id, prev_hash=row["prev_hash"], hash=row["hash"]
+            )
             for row, event_id in zip(rows, ids, strict=True)
         ]
 
@@ -283,7 +280,10 @@ class SqlAuditLog:
             statement = statement.where(EVENTS.c.occurred_at < q.end)
         after = q.after
         if after is not None:
-            statement = statement.where(tuple_(EVENTS.c.occurred_at, EVENTS.c.id) < tuple_(*after, types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type]))
+            statement = statement.where(
+                tuple_(EVENTS.c.occurred_at, EVENTS.c.id)
+                < tuple_(*after, types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type])
+            )
         statement = statement.order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc()).limit(q.limit + 1)
         try:
             async with self._db.engine.connect() as connection:
@@ -330,7 +330,9 @@ class SqlAuditLog:
         anchor = (await connection.execute(select(ANCHOR.c.event_id, ANCHOR.c.prev_hash))).first()
         start_id, expected_prev = (anchor[0], anchor[1]) if anchor is not None else (0, GENESIS_HASH)
         statement = (
-            select(EVENTS).where(EVENTS.c.id >= start_id).order_by(EVENTS.c.id)
+            select(EVENTS)
+            .where(EVENTS.c.id >= start_id)
+            .order_by(EVENTS.c.id)
             .execution_options(yield_per=VERIFY_CHUNK)
         )
         checked = 0
@@ -340,13 +342,17 @@ class SqlAuditLog:
                 for row in rows:
                     if row.prev_hash != expected_prev:
                         return ChainVerification(
-                            ok=False, checked=checked, first_broken_id=row.id,
+                            ok=False,
+                            checked=checked,
+                            first_broken_id=row.id,
                             reason="prev_hash does not match the preceding event: an event is missing or altered",
                         )
                     # The row has the event's fields as attributes: hash it as stored.
                     if chain_hash(row.prev_hash, row) != row.hash:  # type: ignore[arg-type]
                         return ChainVerification(
-                            ok=False, checked=checked, first_broken_id=row.id,
+                            ok=False,
+                            checked=checked,
+                            first_broken_id=row.id,
                             reason="hash does not match the event's content: the event was altered",
                         )
                     expected_prev = row.hash
@@ -411,4 +417,3 @@ def _to_stored(row: Any) -> StoredAuditEvent:
     fields["action"] = AuditAction(row.action)
     fields["outcome"] = AuditOutcome(row.outcome)
     return StoredAuditEvent(**fields, id=row.id, prev_hash=row.prev_hash, hash=row.hash)
-

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from advanced_alchemy.types import DateTimeUTC
 from adapters.db.models import KEY_TYPE, Base
 
 # BIGSERIAL on PostgreSQL (not IDENTITY: autogenerate can't compare an identity column to SQLite's

@@ -8,9 +8,9 @@ running an event loop (which they then block); from async code prefer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from alembic import command
 from alembic.config import Config

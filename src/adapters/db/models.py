@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, true
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 from advanced_alchemy.base import CommonTableAttributes, create_registry
 from advanced_alchemy.mixins import AuditColumns
 from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # A registry of our own (with advanced-alchemy's naming convention and type map) rather than the
 # shared `orm_registry`: models defined elsewhere in the process then can't leak into this
@@ -36,11 +35,7 @@ class Base(CommonTableAttributes, DeclarativeBase):
 
 class UserModel(AuditColumns, Base):
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint(
-            "railway_token_source IN ('vault', 'env')", name="railway_token_source"
-        ),
-    )
+    __table_args__ = (CheckConstraint("railway_token_source IN ('vault', 'env')", name="railway_token_source"),)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     vault_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -57,9 +52,7 @@ class SecretIndexModel(AuditColumns, Base):
         Index("ix_secret_index_user_type", "user_id", "secret_type"),
     )
 
-    user_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[str] = mapped_column(String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(KEY_TYPE, primary_key=True)
     secret_type: Mapped[str] = mapped_column(String(64))
     # JSON (JSONB on PostgreSQL) list of strings; tag filtering happens in Python, see repositories.
@@ -75,9 +68,7 @@ class EnvironmentModel(AuditColumns, Base):
 
     __tablename__ = "environments"
 
-    user_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[str] = mapped_column(String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     railway_project_id: Mapped[str | None] = mapped_column(String(128))
     railway_environment_id: Mapped[str | None] = mapped_column(String(128))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Executable, Table, func, or_, select, update
@@ -60,9 +60,7 @@ class SqlSecretIndex:
                     "updated_at": excluded.updated_at,
                     "current_version": excluded.current_version,
                     "deleted": False,
-                    "last_accessed_at": func.coalesce(
-                        excluded.last_accessed_at, SecretIndexModel.last_accessed_at
-                    ),
+                    "last_accessed_at": func.coalesce(excluded.last_accessed_at, SecretIndexModel.last_accessed_at),
                 },
                 # Concurrent writers may finish out of order: an older version never wins.
                 where=excluded.current_version >= SecretIndexModel.current_version,
@@ -98,9 +96,7 @@ class SqlSecretIndex:
         if secret_type is not None:
             statement = statement.where(SecretIndexModel.secret_type == secret_type)
         if query:
-            statement = statement.where(
-                SecretIndexModel.key.ilike(f"%{_escape_like(query)}%", escape=_LIKE_ESCAPE)
-            )
+            statement = statement.where(SecretIndexModel.key.ilike(f"%{_escape_like(query)}%", escape=_LIKE_ESCAPE))
         async with _transaction(self._db) as session:
             rows = (await session.scalars(statement)).all()
         wanted = set(tags)
@@ -165,7 +161,7 @@ def _dialect_insert(database: Database, table: Table) -> Any:
 
 
 def _insert_user_if_missing(database: Database, user_id: str) -> Executable:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (
         _dialect_insert(database, UserModel.__table__)
         .values(id=user_id, vault_enabled=True, created_at=now, updated_at=now)
@@ -175,9 +171,7 @@ def _insert_user_if_missing(database: Database, user_id: str) -> Executable:
 
 def _escape_like(text: str) -> str:
     return (
-        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
+        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
     )
 
 

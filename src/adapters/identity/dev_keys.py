@@ -34,9 +34,7 @@ def ensure_dev_keypair(directory: Path) -> tuple[Path, Path]:
     if not public_path.exists():  # derived from the private key, so a lost one is simply rebuilt
         key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
         public_path.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     return private_path, public_path
 

@@ -95,9 +95,7 @@ class DockerRegistryLoginTester:
             return await self._bearer(host, ping_url, params, username, password)
         return self._done(host, False, f"unsupported authentication scheme {scheme!r}", None)
 
-    async def _basic(
-        self, host: str, ping_url: str, username: str, password: SecretValue
-    ) -> RegistryLoginResult:
+    async def _basic(self, host: str, ping_url: str, username: str, password: SecretValue) -> RegistryLoginResult:
         auth = httpx.BasicAuth(username, password.reveal())
         answer = await self._get(host, ping_url, auth=auth)
         if answer.status_code == 200:
@@ -106,7 +104,9 @@ class DockerRegistryLoginTester:
             return self._done(
                 host, False, f"{host} rejected the credentials for {username} (HTTP {answer.status_code})", "basic"
             )
-        return self._done(host, False, f"unexpected answer to GET /v2/ with basic auth: HTTP {answer.status_code}", "basic")
+        return self._done(
+            host, False, f"unexpected answer to GET /v2/ with basic auth: HTTP {answer.status_code}", "basic"
+        )
 
     async def _bearer(
         self,
@@ -146,7 +146,10 @@ class DockerRegistryLoginTester:
             )
         if answer.status_code != 200:
             return self._done(
-                host, False, f"unexpected answer from the token service at {realm_host}: HTTP {answer.status_code}", "bearer"
+                host,
+                False,
+                f"unexpected answer from the token service at {realm_host}: HTTP {answer.status_code}",
+                "bearer",
             )
         try:
             body = answer.json()

@@ -37,9 +37,7 @@ _MAX_MESSAGE = 300
 ME_QUERY = "query { me { id name email } }"
 PROJECTS_QUERY = "query { projects { edges { node { id name } } } }"
 PROJECT_TOKEN_QUERY = "query { projectToken { projectId environmentId } }"
-UPSERT_MUTATION = (
-    "mutation($input: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $input) }"
-)
+UPSERT_MUTATION = "mutation($input: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $input) }"
 VARIABLES_QUERY = (
     "query($projectId: String!, $environmentId: String!, $serviceId: String) "
     "{ variables(projectId: $projectId, environmentId: $environmentId, serviceId: $serviceId) }"
@@ -187,9 +185,7 @@ class RailwayGraphQLClient:
         except _GraphQLRefused as refusal:
             raise ProviderRejected(RAILWAY, f"Railway answered: {refusal.message}") from None
 
-    async def _execute(
-        self, query: str, *, as_project: bool, variables: Mapping[str, Any] | None = None
-    ) -> Any:
+    async def _execute(self, query: str, *, as_project: bool, variables: Mapping[str, Any] | None = None) -> Any:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if as_project:
             headers["Project-Access-Token"] = self._token.reveal()

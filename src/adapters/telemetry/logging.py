@@ -77,6 +77,7 @@ def current_request_id() -> str | None:
         return None
     return getattr(current_request.get(), "request_id", None)
 
+
 # Loggers that third-party servers configure for themselves; `configure_logging` points them at root.
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar", "granian", "gunicorn.error")
 
@@ -265,7 +266,9 @@ class _TextFormatter(logging.Formatter):
 _HANDLER_MARK = "_mirage_telemetry_handler"
 
 
-def configure_logging(*, level: str | int = "INFO", json_output: bool = True, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    *, level: str | int = "INFO", json_output: bool = True, stream: TextIO | None = None
+) -> logging.Handler:
     """Install the redacting handler on the root logger (idempotent: a second call replaces the
     first one's handler). Server loggers (uvicorn, litestar) are reset to propagate into it.
     Returns the handler (tests attach their own stream through `stream`)."""

@@ -149,7 +149,10 @@ class TelemetryMetrics:
                 registry=registry,
             ),
             auth_failures_total=Counter(
-                "auth_failures_total", "Requests refused as not authenticated (401), by reason.", ["reason"], registry=registry
+                "auth_failures_total",
+                "Requests refused as not authenticated (401), by reason.",
+                ["reason"],
+                registry=registry,
             ),
             audit_append_seconds=Histogram(
                 "audit_append_seconds",
@@ -294,7 +297,7 @@ def metrics_registry(multiprocess_dir: str | None) -> CollectorRegistry:
 
 
 def metrics_handler(
-    *, path: str = "/metrics", multiprocess_dir: str | None | bool = True, opt: dict[str, Any] | None = None
+    *, path: str = "/metrics", multiprocess_dir: str | bool | None = True, opt: dict[str, Any] | None = None
 ) -> HTTPRouteHandler:
     """A fresh ``GET /metrics`` route handler (one per app) exporting the default registry, or the
     aggregate of every worker's files when multiprocess mode is on.

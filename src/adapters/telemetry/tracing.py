@@ -304,12 +304,16 @@ class _PortObserver:
             self.record(operation, "ok", time.perf_counter() - start, None, result)
             return result
 
-    def record(self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None) -> None:
+    def record(
+        self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
+    ) -> None:
         get_metrics().port_call_seconds.labels(port=self.port, operation=operation, outcome=outcome).observe(seconds)
 
 
 class _VaultObserver(_PortObserver):
-    def record(self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None) -> None:
+    def record(
+        self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
+    ) -> None:
         metrics = get_metrics()
         metrics.vault_call_seconds.labels(operation=operation, outcome=outcome).observe(seconds)
         if exc is not None:
@@ -318,7 +322,9 @@ class _VaultObserver(_PortObserver):
 
 
 class _CacheObserver(_PortObserver):
-    def record(self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None) -> None:
+    def record(
+        self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
+    ) -> None:
         super().record(operation, outcome, seconds, exc, result)
         if operation == "get":
             hit = exc is None and result is not None
@@ -481,23 +487,33 @@ class TracedSecretIndex(_Forwarding):
         return await self._observe.call(
             "list",
             lambda: self._inner.list(user_id, secret_type=secret_type, tags=tags, query=query),
-            attributes={"mirage.filter.type": secret_type is not None, "mirage.filter.tags": len(tags), "mirage.filter.query": query is not None},
+            attributes={
+                "mirage.filter.type": secret_type is not None,
+                "mirage.filter.tags": len(tags),
+                "mirage.filter.query": query is not None,
+            },
             on_result=lambda span, result: span.set_attribute("mirage.result_count", len(result)),
         )
 
     async def mark_deleted(self, user_id: str, key: str, at: Any) -> None:
         return await self._observe.call(
-            "mark_deleted", lambda: self._inner.mark_deleted(user_id, key, at), attributes={"mirage.key_type": key_type_of_key(key)}
+            "mark_deleted",
+            lambda: self._inner.mark_deleted(user_id, key, at),
+            attributes={"mirage.key_type": key_type_of_key(key)},
         )
 
     async def record_access(self, user_id: str, key: str, at: Any) -> None:
         return await self._observe.call(
-            "record_access", lambda: self._inner.record_access(user_id, key, at), attributes={"mirage.key_type": key_type_of_key(key)}
+            "record_access",
+            lambda: self._inner.record_access(user_id, key, at),
+            attributes={"mirage.key_type": key_type_of_key(key)},
         )
 
 
 class _AuditObserver(_PortObserver):
-    def record(self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None) -> None:
+    def record(
+        self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
+    ) -> None:
         super().record(operation, outcome, seconds, exc, result)
         if operation == "append":
             get_metrics().audit_append_seconds.labels(outcome=outcome).observe(seconds)

@@ -243,9 +243,7 @@ ui           = false
 
     def _initialise(self, client: httpx.Client) -> None:
         # Generous timeout: init bootstraps raft and waits for leadership.
-        response = client.put(
-            "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, timeout=START_TIMEOUT_S
-        )
+        response = client.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, timeout=START_TIMEOUT_S)
         response.raise_for_status()
         # Created 0600 from the start so the key is never world-readable, even briefly.
         fd = os.open(self.init_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

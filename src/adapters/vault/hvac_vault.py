@@ -164,9 +164,7 @@ class HvacSecretVault:
             )
         except hvac_errors.InvalidRequest as exc:
             if _CAS_MISMATCH in str(exc):
-                raise VersionConflict(
-                    f"the secret changed since version {cas}; read it again and retry"
-                ) from None
+                raise VersionConflict(f"the secret changed since version {cas}; read it again and retry") from None
             raise VaultRefused("the secret store rejected the write") from None
         meta = response["data"]
         return VaultEntry(

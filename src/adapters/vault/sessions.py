@@ -9,7 +9,6 @@ user's, whatever the service builds. Per-user Vault tokens live only in this pro
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable

@@ -294,7 +294,9 @@ class VaultTokenKeeper:
         if lease <= 0:
             await self._login("max_ttl")
             return
-        self._apply_lease(started, lease, renewable=bool(auth.get("renewable")) and not capped, reason_if_login="max_ttl")
+        self._apply_lease(
+            started, lease, renewable=bool(auth.get("renewable")) and not capped, reason_if_login="max_ttl"
+        )
 
     async def _login(self, reason: str) -> None:
         started = self._clock()

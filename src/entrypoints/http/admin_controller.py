@@ -25,10 +25,14 @@ class AdminSecretsController(Controller):
     tags = ["admin"]
 
     @get("/", summary="A user's secrets: metadata only", responses=PROBLEM_RESPONSES)
-    async def list_user_secrets(self, user_id: UserId, principal: Caller, secret_service: Secrets) -> schemas.SecretList:
+    async def list_user_secrets(
+        self, user_id: UserId, principal: Caller, secret_service: Secrets
+    ) -> schemas.SecretList:
         return summaries(await secret_service.list_for_owner(principal, user_id))
 
     @delete("/{key:str}", status_code=200, summary="Revoke (soft-delete) a user's secret", responses=PROBLEM_RESPONSES)
-    async def revoke(self, user_id: UserId, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretDeleted:
+    async def revoke(
+        self, user_id: UserId, key: Key, principal: Caller, secret_service: Secrets
+    ) -> schemas.SecretDeleted:
         kept = await secret_service.revoke(principal, user_id, key)
         return schemas.SecretDeleted(success=True, versions_archived=kept)

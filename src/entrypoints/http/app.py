@@ -12,14 +12,12 @@ from litestar.openapi import OpenAPIConfig
 
 from adapters.telemetry.metrics import metrics_handler, request_metrics_config
 from adapters.telemetry.tracing import opentelemetry_plugin, tracing_configured
-
 from entrypoints.container import Container, build_container
 from entrypoints.http.admin_controller import AdminSecretsController
 from entrypoints.http.audit_controller import AuditController
 from entrypoints.http.dependencies import provide_audit_service, provide_principal, provide_secret_service
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.problems import EXCEPTION_HANDLERS
-from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.providers_controller import (
     AdminController,
     DockerController,
@@ -27,6 +25,7 @@ from entrypoints.http.providers_controller import (
     GitHubController,
     RailwayController,
 )
+from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.secrets_controller import SecretsController
 from entrypoints.settings import Settings
 

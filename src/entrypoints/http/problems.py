@@ -93,7 +93,9 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
         if isinstance(item, dict)
     ]
     detail = "; ".join(f"{d['key']}: {d['message']}" if d["key"] else d["message"] for d in details)
-    return _problem(request, 400, "bad-request", "Bad request", detail or "the request is malformed", errors=details or None)
+    return _problem(
+        request, 400, "bad-request", "Bad request", detail or "the request is malformed", errors=details or None
+    )
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
@@ -107,7 +109,9 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # can quote request parameters, and those may hold secret material.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method, request.url.path, frames)
-    return _problem(request, 500, "internal-error", "Internal error", "the service failed unexpectedly; it has been logged")
+    return _problem(
+        request, 500, "internal-error", "Internal error", "the service failed unexpectedly; it has been logged"
+    )
 
 
 EXCEPTION_HANDLERS = {

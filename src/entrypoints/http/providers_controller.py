@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.credentials import RailwayTarget
@@ -16,22 +17,30 @@ from domain.errors import Forbidden, InvalidInput
 from domain.values import Principal, SecretValue
 from entrypoints.container import ProviderServices
 from entrypoints.http import provider_schemas as s
+from entrypoints.http.problems import PROBLEM_MEDIA_TYPE
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from entrypoints.http.schemas import ProblemDetail
-from entrypoints.http.problems import PROBLEM_MEDIA_TYPE
-
-from litestar.openapi import ResponseSpec
 
 Caller = NamedDependency[Principal]
 Providers = NamedDependency[ProviderServices]
-Registry = Annotated[str, PathParameter(description="registry host[:port], e.g. ghcr.io or localhost:5000", max_length=260)]
+Registry = Annotated[
+    str, PathParameter(description="registry host[:port], e.g. ghcr.io or localhost:5000", max_length=260)
+]
 EnvId = Annotated[str, PathParameter(description="the environment's id", max_length=128)]
 EnvKey = Annotated[str, PathParameter(description="a POSIX variable name", max_length=256)]
 
 RESPONSES = {
     **PROBLEM_RESPONSES,
-    412: ResponseSpec(data_container=ProblemDetail, description="No credential configured; `link` says where to add one", media_type=PROBLEM_MEDIA_TYPE),
-    429: ResponseSpec(data_container=ProblemDetail, description="The provider is rate-limiting; retry after Retry-After seconds", media_type=PROBLEM_MEDIA_TYPE),
+    412: ResponseSpec(
+        data_container=ProblemDetail,
+        description="No credential configured; `link` says where to add one",
+        media_type=PROBLEM_MEDIA_TYPE,
+    ),
+    429: ResponseSpec(
+        data_container=ProblemDetail,
+        description="The provider is rate-limiting; retry after Retry-After seconds",
+        media_type=PROBLEM_MEDIA_TYPE,
+    ),
 }
 
 
@@ -48,27 +57,45 @@ class RailwayController(Controller):
     dependencies = _DEPENDENCIES
 
     @post("/", status_code=201, summary="Validate a Railway token with Railway, then store it", responses=RESPONSES)
-    async def store(self, data: JSONBody[s.RailwayTokenCreate], principal: Caller, providers: Providers) -> s.RailwayTokenStored:
+    async def store(
+        self, data: JSONBody[s.RailwayTokenCreate], principal: Caller, providers: Providers
+    ) -> s.RailwayTokenStored:
         stored = await providers.railway.store(principal, SecretValue(data.token))
         return s.RailwayTokenStored(
-            success=True, validated=stored.validated, stored_at=stored.stored_at, version=stored.version, token_kind=stored.info.kind
+            success=True,
+            validated=stored.validated,
+            stored_at=stored.stored_at,
+            version=stored.version,
+            token_kind=stored.info.kind,
         )
 
-    @get("/status", summary="Whether a Railway token is configured, where from, and whether to rotate it", responses=RESPONSES)
+    @get(
+        "/status",
+        summary="Whether a Railway token is configured, where from, and whether to rotate it",
+        responses=RESPONSES,
+    )
     async def status(self, principal: Caller, providers: Providers) -> s.RailwayStatusRead:
         st = await providers.railway.status(principal)
         return s.RailwayStatusRead(
-            configured=st.configured, last_validated=st.last_validated, needs_rotation=st.needs_rotation,
-            source=st.source, version=st.version, token_kind=st.token_kind,
+            configured=st.configured,
+            last_validated=st.last_validated,
+            needs_rotation=st.needs_rotation,
+            source=st.source,
+            version=st.version,
+            token_kind=st.token_kind,
         )
 
     @post("/validate", status_code=200, summary="Ask Railway whether the token in use works", responses=RESPONSES)
     async def validate(self, principal: Caller, providers: Providers) -> s.RailwayValidationRead:
         result = await providers.railway.validate(principal)
-        return s.RailwayValidationRead(valid=result.valid, permissions=list(result.permissions), token_kind=result.kind, detail=result.detail)
+        return s.RailwayValidationRead(
+            valid=result.valid, permissions=list(result.permissions), token_kind=result.kind, detail=result.detail
+        )
 
     @post("/rotate", status_code=201, summary="Validate a new token and store it as a new version", responses=RESPONSES)
-    async def rotate(self, data: JSONBody[s.RailwayRotate], principal: Caller, providers: Providers) -> s.RailwayRotated:
+    async def rotate(
+        self, data: JSONBody[s.RailwayRotate], principal: Caller, providers: Providers
+    ) -> s.RailwayRotated:
         stored = await providers.railway.rotate(principal, SecretValue(data.new_token))
         return s.RailwayRotated(success=True, version=stored.version, previous_version=stored.previous_version)
 
@@ -84,7 +111,9 @@ class GitHubController(Controller):
     dependencies = _DEPENDENCIES
 
     @post("/", status_code=201, summary="Validate a GitHub token with GET /user, then store it", responses=RESPONSES)
-    async def store(self, data: JSONBody[s.GitHubTokenCreate], principal: Caller, providers: Providers) -> s.GitHubTokenStored:
+    async def store(
+        self, data: JSONBody[s.GitHubTokenCreate], principal: Caller, providers: Providers
+    ) -> s.GitHubTokenStored:
         username = await providers.github.store(principal, SecretValue(data.token))
         return s.GitHubTokenStored(success=True, username=username)
 
@@ -92,8 +121,13 @@ class GitHubController(Controller):
     async def status(self, principal: Caller, providers: Providers) -> s.GitHubStatusRead:
         st = await providers.github.status(principal)
         return s.GitHubStatusRead(
-            configured=st.configured, last_validated=st.last_validated, username=st.username, scopes=list(st.scopes),
-            token_type=st.token_type, expires_at=st.expires_at, expires_soon=st.expires_soon,
+            configured=st.configured,
+            last_validated=st.last_validated,
+            username=st.username,
+            scopes=list(st.scopes),
+            token_type=st.token_type,
+            expires_at=st.expires_at,
+            expires_soon=st.expires_soon,
         )
 
     @delete("/", status_code=200, summary="Soft-delete the GitHub token", responses=RESPONSES)
@@ -108,9 +142,15 @@ class DockerController(Controller):
     dependencies = _DEPENDENCIES
 
     @post("/", status_code=201, summary="Store credentials for a registry", responses=RESPONSES)
-    async def store(self, data: JSONBody[s.DockerCredentialsCreate], principal: Caller, providers: Providers) -> s.DockerStored:
+    async def store(
+        self, data: JSONBody[s.DockerCredentialsCreate], principal: Caller, providers: Providers
+    ) -> s.DockerStored:
         registry, version = await providers.docker.store(
-            principal, registry=data.registry, username=data.username, password=SecretValue(data.password), email=data.email
+            principal,
+            registry=data.registry,
+            username=data.username,
+            password=SecretValue(data.password),
+            email=data.email,
         )
         return s.DockerStored(success=True, registry=registry, version=version)
 
@@ -129,7 +169,7 @@ class DockerController(Controller):
         "/{registry:str}/credentials",
         summary="The credentials as consumers need them (owner only; holds the password)",
         description="`format=railway`: Railway's `{username, password}` registryCredentials pair. "
-        "`format=docker_config`: a `~/.docker/config.json` `{\"auths\": {...}}` entry.",
+        '`format=docker_config`: a `~/.docker/config.json` `{"auths": {...}}` entry.',
         responses=RESPONSES,
     )
     async def export(
@@ -141,7 +181,12 @@ class DockerController(Controller):
     ) -> dict[str, Any]:
         return dict(await providers.docker.export(principal, registry, fmt))
 
-    @post("/{registry:str}/test", status_code=200, summary="Log in to the registry the way `docker login` does", responses=RESPONSES)
+    @post(
+        "/{registry:str}/test",
+        status_code=200,
+        summary="Log in to the registry the way `docker login` does",
+        responses=RESPONSES,
+    )
     async def test(self, registry: Registry, principal: Caller, providers: Providers) -> s.DockerTestRead:
         result = await providers.docker.test(principal, registry)
         return s.DockerTestRead(valid=result.valid, detail=result.detail, scheme=result.scheme)
@@ -158,7 +203,9 @@ class EnvironmentSecretsController(Controller):
     dependencies = _DEPENDENCIES
 
     @post("/", status_code=201, summary="Set one variable of an environment", responses=RESPONSES)
-    async def store(self, env_id: EnvId, data: JSONBody[s.EnvSecretCreate], principal: Caller, providers: Providers) -> s.EnvSecretStored:
+    async def store(
+        self, env_id: EnvId, data: JSONBody[s.EnvSecretCreate], principal: Caller, providers: Providers
+    ) -> s.EnvSecretStored:
         written = await providers.environments.set(principal, env_id, data.key, SecretValue(data.value))
         return s.EnvSecretStored(success=True, key=data.key, version=written.version)
 
@@ -174,11 +221,15 @@ class EnvironmentSecretsController(Controller):
         "one bad name or value refuses the whole request.",
         responses=RESPONSES,
     )
-    async def bulk(self, env_id: EnvId, data: JSONBody[s.EnvBulkCreate], principal: Caller, providers: Providers) -> s.EnvBulkStored:
+    async def bulk(
+        self, env_id: EnvId, data: JSONBody[s.EnvBulkCreate], principal: Caller, providers: Providers
+    ) -> s.EnvBulkStored:
         if (data.secrets is None) == (data.dotenv is None):
             raise InvalidInput("send either 'secrets' or 'dotenv'", field="secrets")
         if data.secrets is not None:
-            written = await providers.environments.bulk(principal, env_id, {k: SecretValue(v) for k, v in data.secrets.items()})
+            written = await providers.environments.bulk(
+                principal, env_id, {k: SecretValue(v) for k, v in data.secrets.items()}
+            )
         else:
             written = await providers.environments.bulk_dotenv(principal, env_id, data.dotenv or "")
         return s.EnvBulkStored(success=True, stored=written.stored, version=written.version)
@@ -211,18 +262,29 @@ class EnvironmentSecretsController(Controller):
             return [s.VariableChangeRead(key=c.key, old=c.old, new=c.new) for c in items]
 
         return s.SyncRead(
-            dry_run=dry_run, applied=plan.applied, replace=plan.replace,
-            project_id=plan.target.project_id, environment_id=plan.target.environment_id, service_id=plan.target.service_id,
-            added=changes(plan.added), changed=changes(plan.changed), removed=changes(plan.removed),
-            unchanged=plan.unchanged, token_source=plan.source,
+            dry_run=dry_run,
+            applied=plan.applied,
+            replace=plan.replace,
+            project_id=plan.target.project_id,
+            environment_id=plan.target.environment_id,
+            service_id=plan.target.service_id,
+            added=changes(plan.added),
+            changed=changes(plan.changed),
+            removed=changes(plan.removed),
+            unchanged=plan.unchanged,
+            token_source=plan.source,
         )
 
     @get("/{key:str}", summary="Read one variable", responses=RESPONSES)
     async def read(self, env_id: EnvId, key: EnvKey, principal: Caller, providers: Providers) -> s.EnvSecretRead:
         view = await providers.environments.get(principal, env_id, key)
-        return s.EnvSecretRead(key=view.key, value=view.value.reveal(), created_at=view.created_at, version=view.version)
+        return s.EnvSecretRead(
+            key=view.key, value=view.value.reveal(), created_at=view.created_at, version=view.version
+        )
 
-    @delete("/{key:str}", status_code=200, summary="Remove one variable (a new version without it)", responses=RESPONSES)
+    @delete(
+        "/{key:str}", status_code=200, summary="Remove one variable (a new version without it)", responses=RESPONSES
+    )
     async def remove(self, env_id: EnvId, key: EnvKey, principal: Caller, providers: Providers) -> s.EnvSecretDeleted:
         await providers.environments.delete(principal, env_id, key)
         return s.EnvSecretDeleted(success=True, key=key)
@@ -233,13 +295,23 @@ class AdminController(Controller):
     tags = ["admin"]
     dependencies = _DEPENDENCIES
 
-    @get("/migration-status", summary="How many users are on Vault tokens vs the shared env token (admins)", responses=RESPONSES)
-    async def migration_status(self, request: Request, principal: Caller, providers: Providers) -> s.MigrationStatusRead:
+    @get(
+        "/migration-status",
+        summary="How many users are on Vault tokens vs the shared env token (admins)",
+        responses=RESPONSES,
+    )
+    async def migration_status(
+        self, request: Request, principal: Caller, providers: Providers
+    ) -> s.MigrationStatusRead:
         if not principal.is_admin:
             raise Forbidden("only admins may see the migration status")
         counts = await providers.migration.status()
         settings = request.app.state.container.settings.providers
         return s.MigrationStatusRead(
-            vault_enabled=settings.secrets_vault_enabled, env_token_configured=settings.railway_api_token is not None,
-            users=counts.total, vault=counts.vault, env=counts.env, none=counts.none,
+            vault_enabled=settings.secrets_vault_enabled,
+            env_token_configured=settings.railway_api_token is not None,
+            users=counts.total,
+            vault=counts.vault,
+            env=counts.env,
+            none=counts.none,
         )

@@ -115,7 +115,7 @@ class RollbackDone(msgspec.Struct):
 class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
     tags: list[str] | UnsetType = UNSET
     type: str | UnsetType = UNSET
-    description: str | None | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
 
 
 class DatabaseHealthRead(msgspec.Struct):

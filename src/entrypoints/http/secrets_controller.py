@@ -30,7 +30,9 @@ class SecretsController(Controller):
     path = "/api/v1/secrets"
     tags = ["secrets"]
 
-    @post("/", status_code=201, summary="Store a secret (a new version when the key exists)", responses=PROBLEM_RESPONSES)
+    @post(
+        "/", status_code=201, summary="Store a secret (a new version when the key exists)", responses=PROBLEM_RESPONSES
+    )
     async def store(
         self, data: JSONBody[schemas.SecretCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretStored:
@@ -76,7 +78,12 @@ class SecretsController(Controller):
         headers = {STALE_HEADER: str(int(view.stale_seconds))} if view.stale_seconds is not None else {}
         return Response(body, headers=headers)
 
-    @delete("/{key:str}", status_code=200, summary="Soft-delete a secret; its versions are kept", responses=PROBLEM_RESPONSES)
+    @delete(
+        "/{key:str}",
+        status_code=200,
+        summary="Soft-delete a secret; its versions are kept",
+        responses=PROBLEM_RESPONSES,
+    )
     async def remove(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretDeleted:
         kept = await secret_service.delete(principal, key)
         return schemas.SecretDeleted(success=True, versions_archived=kept)
@@ -111,23 +118,34 @@ class SecretsController(Controller):
             key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
         )
 
-    @post("/{key:str}/rollback", status_code=201, summary="Write a new version holding an old version's value", responses=PROBLEM_RESPONSES)
+    @post(
+        "/{key:str}/rollback",
+        status_code=201,
+        summary="Write a new version holding an old version's value",
+        responses=PROBLEM_RESPONSES,
+    )
     async def rollback(
         self, key: Key, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.RollbackDone:
         done = await secret_service.rollback(principal, key, to_version=data.to_version)
         return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
 
-    @get("/{key:str}/metadata", summary="A secret's metadata (tags, type, description, timestamps)", responses=PROBLEM_RESPONSES)
-    async def read_metadata(
-        self, key: Key, principal: Caller, secret_service: Secrets
-    ) -> schemas.SecretMetadataRead:
+    @get(
+        "/{key:str}/metadata",
+        summary="A secret's metadata (tags, type, description, timestamps)",
+        responses=PROBLEM_RESPONSES,
+    )
+    async def read_metadata(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretMetadataRead:
         metadata, vault_metadata = await secret_service.get_metadata(principal, key)
         return _metadata_read(
             metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
         )
 
-    @patch("/{key:str}/metadata", summary="Change tags, type or description without a new value version", responses=PROBLEM_RESPONSES)
+    @patch(
+        "/{key:str}/metadata",
+        summary="Change tags, type or description without a new value version",
+        responses=PROBLEM_RESPONSES,
+    )
     async def update_metadata(
         self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:

@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", _TIMESTAMP, nullable=False),
         sa.Column("updated_at", _TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
-        sa.CheckConstraint(
-            "railway_token_source IN ('vault', 'env')", name="ck_users_railway_token_source"
-        ),
+        sa.CheckConstraint("railway_token_source IN ('vault', 'env')", name="ck_users_railway_token_source"),
     )
     op.create_table(
         "secret_index",
@@ -54,13 +52,9 @@ def upgrade() -> None:
         sa.Column("created_at", _TIMESTAMP, nullable=False),
         sa.Column("updated_at", _TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("user_id", "key", name="pk_secret_index"),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_secret_index_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_secret_index_user_id_users", ondelete="CASCADE"),
     )
-    op.create_index(
-        "ix_secret_index_user_deleted_key", "secret_index", ["user_id", "deleted", "key"]
-    )
+    op.create_index("ix_secret_index_user_deleted_key", "secret_index", ["user_id", "deleted", "key"])
     op.create_index("ix_secret_index_user_type", "secret_index", ["user_id", "secret_type"])
 
 

@@ -87,9 +87,7 @@ def upgrade() -> None:
         # Monotonic ids on SQLite even after retention removed the newest rows.
         sqlite_autoincrement=True,
     )
-    op.create_index(
-        "ix_audit_events_subject_time", "audit_events", ["subject_user_id", "occurred_at", "id"]
-    )
+    op.create_index("ix_audit_events_subject_time", "audit_events", ["subject_user_id", "occurred_at", "id"])
     op.create_index(
         "ix_audit_events_subject_key_time",
         "audit_events",

@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("created_at", _TIMESTAMP, nullable=False),
         sa.Column("updated_at", _TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("user_id", "id", name="pk_environments"),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_environments_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_environments_user_id_users", ondelete="CASCADE"),
     )
 
 
