@@ -41,11 +41,13 @@ from entrypoints.settings import Settings
 from services.audit_service import AuditService
 from services.audit_trail import AuditTrail
 from services.audited_secret_service import AuditedSecretService
+from services.docker_credentials import DockerCredentialService
 from services.environment_secrets import EnvironmentSecretService
+from services.github_tokens import GitHubTokenService
 from services.health_service import HealthService
 from services.migration import MigrationService
-from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
+from services.railway_tokens import RailwayPolicy, RailwayTokenService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")

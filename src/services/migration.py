@@ -23,7 +23,8 @@ from domain.providers import ProviderRejected, RailwayTokenInfo, RailwayTokenVal
 from domain.secrets import SecretType
 from domain.values import Principal, SecretValue, is_valid_user_id
 from services.audit_trail import AuditNote, AuditTrail
-from services.provider_tokens import RAILWAY_KEY, RailwayTokenService
+from services.provider_common import RAILWAY_KEY
+from services.railway_tokens import RailwayTokenService
 from services.secret_service import SecretService
 
 MIGRATED = "migrated"

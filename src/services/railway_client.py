@@ -29,7 +29,8 @@ from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
 from domain.values import Principal, SecretValue, is_valid_secret_key
 from services.audit_trail import AuditNote, AuditTrail
 from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key
-from services.provider_tokens import RAILWAY_KEY, RailwayPolicy, token_kinds, with_token_kind
+from services.provider_common import RAILWAY_KEY, token_kinds, with_token_kind
+from services.railway_tokens import RailwayPolicy
 from services.secret_service import SecretService
 
 CLIENT_REASON = "railway client"

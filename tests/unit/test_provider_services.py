@@ -13,10 +13,12 @@ from domain.errors import InvalidInput
 from domain.providers import RAILWAY, GitHubTokenInfo, ProviderRateLimited, ProviderRejected
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditTrail
+from services.docker_credentials import DockerCredentialService
 from services.environment_secrets import EnvironmentSecretService
+from services.github_tokens import GitHubTokenService
 from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem, MigrationService
-from services.provider_tokens import DockerCredentialService, GitHubTokenService, RailwayPolicy, RailwayTokenService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
+from services.railway_tokens import RailwayPolicy, RailwayTokenService
 from services.secret_service import SecretService
 from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory

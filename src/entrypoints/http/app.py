@@ -16,15 +16,13 @@ from entrypoints.container import Container, build_container
 from entrypoints.http.admin_controller import AdminSecretsController
 from entrypoints.http.audit_controller import AuditController
 from entrypoints.http.dependencies import provide_audit_service, provide_principal, provide_secret_service
+from entrypoints.http.docker_controller import DockerController
+from entrypoints.http.environment_secrets_controller import EnvironmentSecretsController
+from entrypoints.http.github_controller import GitHubController
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
+from entrypoints.http.migration_controller import MigrationStatusController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
-from entrypoints.http.providers_controller import (
-    AdminController,
-    DockerController,
-    EnvironmentSecretsController,
-    GitHubController,
-    RailwayController,
-)
+from entrypoints.http.railway_controller import RailwayController
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.secrets_controller import SecretsController
 from entrypoints.settings import Settings
@@ -58,7 +56,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             GitHubController,
             DockerController,
             EnvironmentSecretsController,
-            AdminController,
+            MigrationStatusController,
             AuditController,
             AdminSecretsController,
         ],
