@@ -11,6 +11,7 @@ from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 from adapters.vault.hvac_vault import HvacSecretVault
 from tests.support.openbao import start_dev_openbao
 from tests.support.postgres import create_test_database, drop_test_database, postgres_admin_url, server_answers
+from tests.support.served import serve
 
 MOUNT = "mirage"
 
@@ -60,3 +61,18 @@ def pg_url(pg_admin_url):
         yield url
     finally:
         drop_test_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+def served_instance(openbao, pg_url, signing_keys, tmp_path_factory):
+    """One `mirage-secrets serve` with two workers on the session's OpenBao, PostgreSQL and Redis.
+
+    Tests that need other settings start their own with `tests.support.served.serve`."""
+    with serve(
+        vault_addr=openbao.addr,
+        vault_token=openbao.root_token,
+        database_url=pg_url,
+        signing_keys=signing_keys,
+        log_dir=tmp_path_factory.mktemp("served"),
+    ) as instance:
+        yield instance
