@@ -1,5 +1,5 @@
 # Everything runs from the project venv; `make install` creates it.
-.PHONY: install run test lint bench clean clean-data
+.PHONY: install run test lint bench docs docs-serve clean clean-data
 
 install:
 	bash infra/scripts/bootstrap.sh
@@ -20,8 +20,15 @@ lint: install
 bench: install
 	.venv/bin/python bench/run.py
 
+# The site under site/; --strict turns every warning (a broken link, a missing page) into a failure.
+docs: install
+	.venv/bin/mkdocs build --strict
+
+docs-serve: install
+	.venv/bin/mkdocs serve --dev-addr 127.0.0.1:8001
+
 clean:
-	rm -rf .pytest_cache
+	rm -rf .pytest_cache site
 	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 clean-data:
