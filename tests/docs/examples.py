@@ -88,7 +88,8 @@ def _blocks(lines: list[str]) -> list[_Block]:
 
 def parse_expected(text: str) -> Any:
     """The JSON a doc shows, with `…` elisions removed (see the module docstring)."""
-    cleaned = re.sub(r'(?<!["\w])…(?!["\w])', "", text)  # a bare … is an elided key or item
+    cleaned = re.sub(r":\s*…(?=\s*[,}])", ': "…"', text)  # `"key": …` is any value
+    cleaned = re.sub(r'(?<!["\w])…(?!["\w])', "", cleaned)  # a bare … is an elided key or item
     previous = None
     while previous != cleaned:  # drop the commas the elisions left behind
         previous = cleaned

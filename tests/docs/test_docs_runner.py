@@ -78,6 +78,7 @@ def test_a_marker_before_prose_is_refused(tmp_path):
 
 def test_elisions_and_wildcards():
     assert parse_expected('{"a":1,…,"b":[…],"c":"…"}') == {"a": 1, "b": [], "c": "…"}
+    assert parse_expected('{"n":…,"m":2}') == {"n": "…", "m": 2}
     assert matches({"detail": "Railway answered: …"}, {"detail": "Railway answered: Not Authorized"}) == []
     assert matches({"c": "…"}, {"c": {"any": "thing"}}) == []
     assert matches({"n": 1}, {"n": True}) != []  # a boolean is not a number
