@@ -37,6 +37,7 @@ ENVIRONMENT_TYPE = "environment_variables"
 # Generous: each attempt is one metadata read, one data read and one write; losers retry at once.
 _MAX_ATTEMPTS = 50
 _MAX_NAMES_IN_REASON = 20
+VALUE_PURPOSES = ("run", "export")  # what a bulk read says it is for (`mirage-secrets run`, `env export`)
 
 
 def environment_key(env_id: str, variable: str | None = None) -> str:
@@ -177,13 +178,20 @@ class EnvironmentSecretService:
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def values(self, principal: Principal, env_id: str) -> dict[str, SecretValue]:
-        """Every variable with its value: recorded as an `export` of the environment."""
+    async def values(
+        self, principal: Principal, env_id: str, *, purpose: str | None = None
+    ) -> tuple[dict[str, SecretValue], int]:
+        """Every variable with its value (and the environment's version): ONE `export` event for
+        the whole environment, whatever the number of variables; `purpose` (run, export) goes in
+        its reason."""
         async with self._trail.record(principal, AuditAction.EXPORT, key=environment_key(env_id)) as note:
             note.secret_type = ENVIRONMENT_TYPE
+            if purpose is not None and purpose not in VALUE_PURPOSES:
+                raise InvalidInput(f"purpose is one of {', '.join(VALUE_PURPOSES)}", field="purpose")
+            note.reason = f"purpose {purpose}" if purpose else None
             current, version = await self._values(principal, env_id)
             note.version = version or None
-        return current
+        return current, version
 
     async def values_unrecorded(self, principal: Principal, env_id: str) -> tuple[dict[str, SecretValue], int]:
         """`values` (and the environment's version) without an event: the caller records its own."""

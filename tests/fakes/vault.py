@@ -92,6 +92,19 @@ class InMemorySecretVault:
         info, _ = stored.versions[stored.current]
         stored.versions[stored.current] = (replace(info, deleted_at=datetime.now(UTC)), None)
 
+    async def undelete(self, path: str, version: int) -> None:
+        self._check()
+        stored = self.paths.get(path)
+        if stored is None:
+            raise SecretNotFound("no secret is stored under this key")
+        if version in stored.versions:
+            info, data = stored.versions[version]
+            stored.versions[version] = (replace(info, deleted_at=None), data)
+
+    async def destroy(self, path: str) -> None:
+        self._check()
+        self.paths.pop(path, None)
+
     async def health(self) -> VaultHealth:
         if not self.available:
             return VaultHealth(reachable=False)

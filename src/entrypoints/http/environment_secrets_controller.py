@@ -112,3 +112,30 @@ class EnvironmentSecretsController(Controller):
     async def remove(self, env_id: EnvId, key: EnvKey, principal: Caller, providers: Providers) -> s.EnvSecretDeleted:
         await providers.environments.delete(principal, env_id, key)
         return s.EnvSecretDeleted(success=True, key=key)
+
+
+class EnvironmentValuesController(Controller):
+    """`/api/v1/environments/{env_id}/values`: outside `.../secrets/`, where any name is a variable."""
+
+    path = "/api/v1/environments/{env_id:str}"
+    tags = ["environments"]
+    dependencies = PROVIDER_DEPENDENCIES
+
+    @get(
+        "/values",
+        summary="Every variable of the environment with its value: one audited read",
+        description="What `mirage-secrets run` and `env export --reveal` use. The whole read is one `export` "
+        "event; `purpose` (`run` or `export`) is recorded with it.",
+        responses=RESPONSES,
+    )
+    async def values(
+        self,
+        env_id: EnvId,
+        principal: Caller,
+        providers: Providers,
+        purpose: Annotated[str | None, QueryParameter(description="run or export", max_length=16)] = None,
+    ) -> s.EnvValuesRead:
+        values, version = await providers.environments.values(principal, env_id, purpose=purpose)
+        return s.EnvValuesRead(
+            environment=env_id, version=version, secrets={k: v.reveal() for k, v in sorted(values.items())}
+        )

@@ -132,6 +132,14 @@ class EnvSecretRead(msgspec.Struct):
     version: int
 
 
+class EnvValuesRead(msgspec.Struct):
+    """Every variable of an environment with its value (one audited read)."""
+
+    environment: str
+    version: int
+    secrets: dict[str, str]
+
+
 class EnvSecretDeleted(msgspec.Struct):
     success: bool
     key: str
