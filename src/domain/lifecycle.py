@@ -106,6 +106,21 @@ def threshold_crossed(at: datetime, now: datetime) -> int | None:
     return min(crossed) if crossed else None
 
 
+def expiry_status(expires_at: datetime | None, now: datetime) -> tuple[int | None, str | None]:
+    """(days left, warning) for a provider status card: a warning within `STATUS_WARNING_DAYS`."""
+    if expires_at is None:
+        return None, None
+    left = days_left(expires_at, now)
+    if expires_at <= now:
+        return left, "the token has expired; store a new one"
+    if expires_at - now <= timedelta(days=STATUS_WARNING_DAYS):
+        return (
+            left,
+            f"the token expires in {max(left, 0)} days ({expires_at.isoformat(timespec='seconds')}); rotate it soon",
+        )
+    return left, None
+
+
 class ExpirySource(StrEnum):
     PROVIDER = "provider"  # the provider told us (GitHub's token expiration header)
     TTL = "ttl"  # the secret's own TTL / expires_at

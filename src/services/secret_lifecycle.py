@@ -257,18 +257,6 @@ class ExpiringSecretsService:
         ]
 
 
-def expiry_status(expires_at: datetime | None, now: datetime) -> tuple[int | None, str | None]:
-    """(days left, warning) for a provider status card: a warning within `STATUS_WARNING_DAYS`."""
-    if expires_at is None:
-        return None, None
-    left = days_left(expires_at, now)
-    if expires_at <= now:
-        return left, "the token has expired; store a new one"
-    if expires_at - now <= timedelta(days=STATUS_WARNING_DAYS):
-        return left, f"the token expires in {max(left, 0)} days ({_iso(expires_at)}); rotate it soon"
-    return left, None
-
-
 def _next_expiry(record: SecretRecord, now: datetime) -> tuple[datetime, ExpirySource] | None:
     candidates = [
         (at, source)

@@ -220,7 +220,7 @@ async def test_docker_credentials_against_the_real_registry(api, auth, local_doc
         await api.post(DOCKER, json={"registry": "ghcr.io", "username": "u", "password": "p"}, headers=auth)
     ).status_code == 201
 
-    assert (await api.get(DOCKER, headers=auth)).json() == {"registries": sorted([host, "ghcr.io"])}
+    assert (await api.get(DOCKER, headers=auth)).json()["registries"] == sorted([host, "ghcr.io"])
     read = (await api.get(f"{DOCKER}/{host}", headers=auth)).json()
     assert (read["registry"], read["username"], read["email"]) == (host, "mirage", "m@example.com")
     assert "password" not in read
@@ -243,7 +243,7 @@ async def test_docker_credentials_against_the_real_registry(api, auth, local_doc
     assert listed == {f"docker/{host}": "docker_credentials", "docker/ghcr.io": "docker_credentials"}
 
     assert (await api.delete(f"{DOCKER}/ghcr.io", headers=auth)).json() == {"success": True, "registry": "ghcr.io"}
-    assert (await api.get(DOCKER, headers=auth)).json() == {"registries": [host]}
+    assert (await api.get(DOCKER, headers=auth)).json()["registries"] == [host]
     assert (await api.get(f"{DOCKER}/ghcr.io", headers=auth)).status_code == 404
 
 
@@ -361,7 +361,7 @@ async def test_another_user_sees_none_of_it(api, user, token_for, local_docker_r
     host = local_docker_registry.host
     await api.post(DOCKER, json={"registry": host, "username": "mirage", "password": "pw"}, headers=alice)
     await api.post("/api/v1/environments/shared/secrets", json={"key": "SECRET", "value": "alice"}, headers=alice)
-    assert (await api.get(DOCKER, headers=bob)).json() == {"registries": []}
+    assert (await api.get(DOCKER, headers=bob)).json() == {"registries": [], "entries": []}
     assert (await api.get(f"{DOCKER}/{host}", headers=bob)).status_code == 404
     assert (await api.get(f"{DOCKER}/{host}/credentials", headers=bob)).status_code == 404
     assert (await api.get("/api/v1/environments/shared/secrets", headers=bob)).json() == {"secrets": []}

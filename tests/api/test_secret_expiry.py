@@ -163,3 +163,20 @@ async def test_metadata_sets_and_clears_expiry_and_the_expiring_list(client, aut
     listed = {s["key"]: s for s in (await client.get("/api/v1/secrets", headers=auth)).json()["secrets"]}
     assert listed["api-key"]["expires_at"] is None and listed["later"]["expires_at"] is not None
     assert listed["api-key"]["version_count"] == 1 and listed["api-key"]["rotate_every"] == 30
+
+
+async def test_each_warning_threshold_is_written_once(client, auth, user, cli_env):
+    await client.post("/api/v1/secrets", json={"key": "cert", "value": "pem-9c1d", "ttl": "10d"}, headers=auth)
+    first = cleanup_cli(cli_env)
+    assert f"warn {user}/cert (ttl expiry within 14 days)" in first
+    cleanup_cli(cli_env)
+    [warning] = await events(client, auth, "expiry_warning")
+    assert (warning["actor"], warning["secret"]) == ("system", "cert")
+    assert "within 14 days" in warning["reason"]
+
+    await client.patch("/api/v1/secrets/cert/metadata", json={"ttl": "20h"}, headers=auth)
+    cleanup_cli(cli_env)
+    cleanup_cli(cli_env)
+    reasons = sorted(e["reason"].rsplit(": ", 1)[1] for e in await events(client, auth, "expiry_warning"))
+    assert reasons == ["within 1 days", "within 14 days"]
+    assert (await client.get("/api/v1/secrets/cert", headers=auth)).json()["value"] == "pem-9c1d"

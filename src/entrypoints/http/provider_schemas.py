@@ -27,6 +27,9 @@ class RailwayStatusRead(msgspec.Struct):
     source: str | None
     version: int | None = None
     token_kind: str | None = None
+    expires_at: datetime | None = None
+    expires_in_days: int | None = None
+    warning: str | None = None  # within 14 days of `expires_at`
 
 
 class RailwayValidationRead(msgspec.Struct):
@@ -68,6 +71,9 @@ class GitHubStatusRead(msgspec.Struct):
     token_type: str | None = None
     expires_at: datetime | None = None
     expires_soon: bool = False
+    expires_in_days: int | None = None
+    warning: str | None = None  # within 14 days of the expiry GitHub reported
+    repository_count: int | None = None  # repositories the token reaches, as of the last validation
 
 
 class Done(msgspec.Struct):
@@ -87,8 +93,15 @@ class DockerStored(msgspec.Struct):
     version: int
 
 
+class DockerRegistryEntry(msgspec.Struct):
+    registry: str
+    last_used_at: datetime | None = None  # the login last read for use (credentials export, test login)
+    last_validated: datetime | None = None
+
+
 class DockerRegistries(msgspec.Struct):
     registries: list[str]
+    entries: list[DockerRegistryEntry] = msgspec.field(default_factory=list)
 
 
 class DockerCredentialsRead(msgspec.Struct):
@@ -97,6 +110,7 @@ class DockerCredentialsRead(msgspec.Struct):
     email: str | None
     version: int
     last_validated: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class DockerTestRead(msgspec.Struct):
