@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.audit import AuditAction, AuditOutcome
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, SecretNotFound
 from domain.providers import (
     RegistryLoginResult,
     RegistryLoginTester,
@@ -17,7 +17,6 @@ from domain.providers import (
     normalize_registry,
     railway_registry_credentials,
 )
-from domain.errors import SecretNotFound
 from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment, parse_time
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail

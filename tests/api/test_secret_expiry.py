@@ -180,3 +180,33 @@ async def test_each_warning_threshold_is_written_once(client, auth, user, cli_en
     reasons = sorted(e["reason"].rsplit(": ", 1)[1] for e in await events(client, auth, "expiry_warning"))
     assert reasons == ["within 1 days", "within 14 days"]
     assert (await client.get("/api/v1/secrets/cert", headers=auth)).json()["value"] == "pem-9c1d"
+
+
+async def test_an_environment_variable_with_a_ttl_expires_on_its_own(client, auth):
+    env = "/api/v1/environments/ttl-env"
+    short = await client.post(f"{env}/secrets", json={"key": "TEMP_TOKEN", "value": "tmp-51ab", "ttl": 1}, headers=auth)
+    assert short.status_code == 201, short.text
+    await client.post(f"{env}/secrets", json={"key": "KEEP", "value": "keep-0e2c"}, headers=auth)
+    listed = (await client.get(f"{env}/secrets", headers=auth)).json()
+    assert listed["secrets"] == ["KEEP", "TEMP_TOKEN"] and set(listed["expires_at"]) == {"TEMP_TOKEN"}
+
+    async def gone():
+        answer = await client.get(f"{env}/secrets/TEMP_TOKEN", headers=auth)
+        return answer if answer.status_code == 410 else None
+
+    expired = await poll(gone)
+    assert "tmp-51ab" not in expired.text and expired.json()["type"].endswith("/secret-expired")
+    listed = (await client.get(f"{env}/secrets", headers=auth)).json()
+    assert (listed["secrets"], listed["expired"]) == (["KEEP"], ["TEMP_TOKEN"])
+    values = (await client.get(f"{env}/values", params={"purpose": "run"}, headers=auth)).json()
+    assert (values["secrets"], values["expired"]) == ({"KEEP": "keep-0e2c"}, ["TEMP_TOKEN"])
+
+    # A new value without a TTL drops the passed expiry; names of our own are refused.
+    await client.post(f"{env}/secrets", json={"key": "TEMP_TOKEN", "value": "tmp-2"}, headers=auth)
+    assert (await client.get(f"{env}/secrets/TEMP_TOKEN", headers=auth)).json()["value"] == "tmp-2"
+    reserved = await client.post(f"{env}/secrets", json={"key": "__mirage_expires_at", "value": "x"}, headers=auth)
+    assert reserved.status_code == 422
+    both = await client.post(
+        f"{env}/secrets", json={"key": "X", "value": "x", "ttl": 5, "expires_at": "2030-01-01T00:00:00Z"}, headers=auth
+    )
+    assert both.status_code == 422 and both.json()["field"] == "ttl"

@@ -78,6 +78,9 @@ def _environment_path(env_id: str) -> str:
 
 def _values(args: argparse.Namespace, purpose: str) -> dict[str, str]:
     body = _get(args, f"{_environment_path(args.env)}/values", {"purpose": purpose})
+    expired = body.get("expired") or []
+    if expired:  # names only
+        print(f"mirage-secrets: left out, expired: {', '.join(expired)}", file=sys.stderr)
     return {str(k): str(v) for k, v in body["secrets"].items()}
 
 

@@ -127,6 +127,8 @@ class DockerDeleted(msgspec.Struct):
 class EnvSecretCreate(msgspec.Struct, forbid_unknown_fields=True):
     key: str
     value: str
+    ttl: int | str | None = None  # seconds or 90s/15m/12h/30d; or expires_at, not both
+    expires_at: datetime | None = None
 
 
 class EnvSecretStored(msgspec.Struct):
@@ -136,7 +138,9 @@ class EnvSecretStored(msgspec.Struct):
 
 
 class EnvSecretList(msgspec.Struct):
-    secrets: list[str]
+    secrets: list[str]  # the live variables
+    expired: list[str] = msgspec.field(default_factory=list)  # past their expiry: never served
+    expires_at: dict[str, datetime] = msgspec.field(default_factory=dict)  # the live ones that expire
 
 
 class EnvSecretRead(msgspec.Struct):
@@ -144,6 +148,7 @@ class EnvSecretRead(msgspec.Struct):
     value: str
     created_at: datetime
     version: int
+    expires_at: datetime | None = None
 
 
 class EnvValuesRead(msgspec.Struct):
@@ -152,6 +157,7 @@ class EnvValuesRead(msgspec.Struct):
     environment: str
     version: int
     secrets: dict[str, str]
+    expired: list[str] = msgspec.field(default_factory=list)  # left out: past their expiry
 
 
 class EnvSecretDeleted(msgspec.Struct):
