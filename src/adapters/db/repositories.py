@@ -49,7 +49,7 @@ class SqlSecretIndex:
             "last_accessed_at": record.last_accessed_at,
             "expires_at": record.expires_at,
             "rotate_every_days": record.rotate_every_days,
-            "version_created_at": record.version_created_at or record.updated_at,
+            "version_created_at": record.version_created_at,
             "provider_expires_at": record.provider_expires_at,
             "deleted_at": None,
             "deleted_reason": None,
