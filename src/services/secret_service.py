@@ -273,6 +273,7 @@ class SecretService:
             await self._users.ensure(principal.user_id)
             if amend is not None:
                 metadata = amend(metadata)
+            metadata = replace(metadata, expires_at=self._pending(metadata.expires_at))  # as `store` does
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
         return StoredVersion(key=key, version=written, previous_version=previous), metadata
