@@ -26,6 +26,7 @@ MOUNT = "mirage"
 REGISTRY_USER = "mirage"
 REGISTRY_PASSWORD = "docs-Registry-pass-1"
 GITHUB_TOKEN_EXPIRY = "2099-01-31 00:00:00 UTC"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # what tests.support.served gives the instance
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,22 @@ class DocsWorld:
             "REGISTRY": self.registry.host,
             "REGISTRY_USER": REGISTRY_USER,
             "REGISTRY_PASSWORD": REGISTRY_PASSWORD,
-            # For the admin pages' commands: the same servers the instance runs on.
+            # For the admin pages' commands: the settings the instance runs on.
             "VAULT_ADDR": self.openbao.addr,
             "VAULT_TOKEN": self.openbao.root_token,
             "DATABASE_URL": self.database_url,
+            "REDIS_URL": REDIS_URL,
+            "AUTH_ISSUER": DEV_ISSUER,
+            "AUTH_AUDIENCE": DEV_AUDIENCE,
+            "AUTH_PUBLIC_KEY_FILE": str(self.data_dir / "auth" / "dev-signing-key.pub.pem"),
+            **self.provider_settings(),
+        }
+
+    def provider_settings(self) -> dict[str, str]:
+        return {
+            "RAILWAY_API_URL": self.railway.endpoint,
+            "GITHUB_API_URL": self.github.api_url,
+            "DOCKER_INSECURE_REGISTRIES": self.registry.host,
         }
 
 
@@ -98,7 +111,6 @@ def docs_world(pg_admin_url, tmp_path_factory) -> Iterator[DocsWorld]:
                 "RAILWAY_API_URL": railway.endpoint,
                 "GITHUB_API_URL": github.api_url,
                 "DOCKER_INSECURE_REGISTRIES": registry.host,
-                "AUTH_PUBLIC_KEY_FILE": str(signing_keys[1]),
             },
         ) as instance:
             yield DocsWorld(instance, openbao, database_url, data_dir, railway, github, registry)
