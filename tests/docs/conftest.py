@@ -5,6 +5,7 @@ secrets and the values the docs show are the values that come back."""
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,9 @@ def docs_world(pg_admin_url, tmp_path_factory) -> Iterator[DocsWorld]:
             signing_keys=signing_keys,
             log_dir=tmp_path_factory.mktemp("docs-served"),
             extra_env={
+                # Its own rate-limit counters in the shared Redis: other tests failing logins from
+                # 127.0.0.1 must not use up the examples' budget.
+                "RATE_LIMIT_KEY_PREFIX": f"mirage-docs-{secrets.token_hex(4)}:ratelimit:",
                 "RAILWAY_API_URL": railway.endpoint,
                 "GITHUB_API_URL": github.api_url,
                 "DOCKER_INSECURE_REGISTRIES": registry.host,

@@ -35,6 +35,29 @@ def _int(node: ast.AST) -> int | None:
     return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
 
 
+def _int_keys(node: ast.AST) -> set[int]:
+    if not isinstance(node, ast.Dict):
+        return set()
+    return {code for key in node.keys if key is not None and (code := _int(key)) is not None}
+
+
+def _status_map_keys(tree: ast.Module, function: ast.AST) -> set[int]:
+    """The statuses a handler names: dict literals in it, or module-level dicts it refers to."""
+    module_dicts = {
+        target.id: _int_keys(node.value)
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    keys: set[int] = set()
+    for node in ast.walk(function):
+        keys |= _int_keys(node)
+        if isinstance(node, ast.Name):
+            keys |= module_dicts.get(node.id, set())
+    return keys
+
+
 def produced_problem_types() -> dict[str, int | None]:
     """slug → HTTP status (None where the code decides the status at run time)."""
     tree = ast.parse(PROBLEMS_MODULE.read_text())
@@ -55,13 +78,7 @@ def produced_problem_types() -> dict[str, int | None]:
                 found.setdefault(_string(slug), status)
             elif isinstance(slug, ast.JoinedStr):
                 prefix = "".join(_string(part) or "" for part in slug.values if isinstance(part, ast.Constant))
-                statuses = {
-                    _int(key)
-                    for node in ast.walk(function)
-                    if isinstance(node, ast.Dict)
-                    for key in node.keys
-                    if key is not None and _int(key) is not None
-                }
+                statuses = _status_map_keys(tree, function)
                 assert statuses, f"{PROBLEMS_MODULE}: {prefix}<status> is built, but no status map names its statuses"
                 for code in statuses | FRAMEWORK_STATUSES:
                     found[f"{prefix}{code}"] = code
