@@ -37,8 +37,11 @@ class RaftCluster:
         deadline = time.monotonic() + CLUSTER_DEADLINE_S
         while time.monotonic() < deadline:
             for node in self.nodes:
-                if node.running and VaultOperations(node.addr).health_code() == 200:
-                    return node
+                if not node.running:
+                    continue
+                with VaultOperations(node.addr) as ops:
+                    if ops.health_code() == 200:
+                        return node
             time.sleep(0.1)
         raise AssertionError("no active node in the cluster")
 
