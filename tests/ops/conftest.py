@@ -35,6 +35,9 @@ def service_env(*, vault_addr: str, vault_token: str, database_url: str, public_
         "VAULT_ADDR": vault_addr,
         "VAULT_TOKEN": vault_token,
         "DATABASE_URL": database_url,
+        # The operator's commands use the service's settings: with Redis, their writes invalidate
+        # every instance's cached copy.
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
         "AUTH_ISSUER": DEV_ISSUER,
         "AUTH_AUDIENCE": DEV_AUDIENCE,
         "AUTH_PUBLIC_KEY_FILE": str(public_key_file),
