@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -196,7 +197,7 @@ def _vault_addresses(raw: str) -> tuple[str, ...]:
         raise SettingsError(f"VAULT_ADDR has an empty entry: {raw!r}")
     addresses: list[str] = []
     for part in parts:
-        if not part.startswith(("http://", "https://")) or part.rstrip("/") in ("http:/", "https:/"):
+        if not part.startswith(("http://", "https://")) or not urlsplit(part).netloc:
             raise SettingsError(f"VAULT_ADDR must be http(s) URLs, not {part!r}")
         if part.rstrip("/") in addresses:
             raise SettingsError(f"VAULT_ADDR names {part!r} twice")

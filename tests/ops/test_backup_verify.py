@@ -35,7 +35,9 @@ def deployment(tmp_path_factory, pg_admin_url, signing_keys):
         shares = [line.split(": ", 1)[1] for line in init.stdout.splitlines() if line.startswith("Unseal share")]
         root = next(line.split(": ", 1)[1] for line in init.stdout.splitlines() if line.startswith("Root token"))
         assert run_cli({"VAULT_ADDR": node.addr}, "vault", "unseal", stdin="\n".join(shares[:2])).returncode == 0
-        env = service_env(vault_addr=node.addr, vault_token=root, database_url=database, public_key_file=signing_keys[1])
+        env = service_env(
+            vault_addr=node.addr, vault_token=root, database_url=database, public_key_file=signing_keys[1]
+        )
         assert run_cli(env, "vault", "bootstrap").returncode == 0
         service_token = create_token(node.addr, root, ["mirage-service"], ttl="24h")
         env = {
@@ -55,7 +57,9 @@ def deployment(tmp_path_factory, pg_admin_url, signing_keys):
                 for user, key, count in (("alice", "k1", 3), ("alice", "k2", 2), ("bob", "k1", 1)):
                     for n in range(1, count + 1):
                         answer = http.post(
-                            "/api/v1/secrets", headers=instance.headers(user), json={"key": key, "value": f"{user}-{key}-{n}"}
+                            "/api/v1/secrets",
+                            headers=instance.headers(user),
+                            json={"key": key, "value": f"{user}-{key}-{n}"},
                         )
                         assert answer.status_code in (200, 201), answer.text
             created = run_cli(env, "backup", "create")
@@ -142,13 +146,16 @@ def test_verify_without_enough_original_shares_is_refused(deployment):
 
 def test_restore_secret_brings_back_one_secret_and_touches_no_other(deployment):
     instance, env = deployment["instance"], deployment["env"]
-    with serve(
-        vault_addr=env["VAULT_ADDR"],
-        vault_token=env["VAULT_TOKEN"],
-        database_url=env["DATABASE_URL"],
-        signing_keys=(instance.private_key_file, Path(env["AUTH_PUBLIC_KEY_FILE"])),
-        log_dir=deployment["dir"],
-    ) as live, httpx.Client(base_url=live.url, timeout=15) as http:
+    with (
+        serve(
+            vault_addr=env["VAULT_ADDR"],
+            vault_token=env["VAULT_TOKEN"],
+            database_url=env["DATABASE_URL"],
+            signing_keys=(instance.private_key_file, Path(env["AUTH_PUBLIC_KEY_FILE"])),
+            log_dir=deployment["dir"],
+        ) as live,
+        httpx.Client(base_url=live.url, timeout=15) as http,
+    ):
         alice, bob = live.headers("alice"), live.headers("bob")
         # After the backup: alice/k1 overwritten, bob/k1 changed.
         assert http.post("/api/v1/secrets", headers=alice, json={"key": "k1", "value": "oops"}).json()["version"] == 4
@@ -172,10 +179,16 @@ def test_restore_secret_brings_back_one_secret_and_touches_no_other(deployment):
 
         history = http.get("/api/v1/secrets/k1/versions", headers=alice).json()
         assert history["current_version"] == 7
-        values = {
-            n: http.get(f"/api/v1/secrets/k1/versions/{n}", headers=alice).json()["value"] for n in range(1, 8)
+        values = {n: http.get(f"/api/v1/secrets/k1/versions/{n}", headers=alice).json()["value"] for n in range(1, 8)}
+        assert values == {
+            1: "alice-k1-1",
+            2: "alice-k1-2",
+            3: "alice-k1-3",
+            4: "oops",
+            5: "alice-k1-1",
+            6: "alice-k1-2",
+            7: "alice-k1-3",
         }
-        assert values == {1: "alice-k1-1", 2: "alice-k1-2", 3: "alice-k1-3", 4: "oops", 5: "alice-k1-1", 6: "alice-k1-2", 7: "alice-k1-3"}
         assert http.get("/api/v1/secrets/k1", headers=alice).json()["value"] == "alice-k1-3"  # cache invalidated
         # Nobody else's secret moved.
         bob_now = http.get("/api/v1/secrets/k1", headers=bob).json()

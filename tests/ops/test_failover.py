@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+import hvac
 import pytest
 
+from adapters.vault.bootstrap import bootstrap_vault
 from tests.support.raft_cluster import create_token, raft_servers, start_cluster
 from tests.support.served import serve
 
@@ -33,7 +35,9 @@ class Load:
     stop: threading.Event = field(default_factory=threading.Event)
     reads_ok: int = 0
     reads_failed: list[tuple[float, str]] = field(default_factory=list)
-    writes: list[tuple[float, float, str, int | None, str]] = field(default_factory=list)  # start, end, key, version, value
+    writes: list[tuple[float, float, str, int | None, str]] = field(
+        default_factory=list
+    )  # start, end, key, version, value
     write_failures: list[tuple[float, float, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,10 +90,6 @@ def test_leader_sigkill_under_load(tmp_path, fresh_database, signing_keys):
     try:
         assert sum(1 for s in raft_servers(cluster) if s["voter"]) == 3
         leader = cluster.leader()
-        from adapters.vault.bootstrap import bootstrap_vault
-
-        import hvac
-
         root = hvac.Client(url=leader.addr, token=cluster.root_token)
         bootstrap_vault(root, "mirage", jwt=None, user_auth="token")
         root.adapter.close()
@@ -98,15 +98,15 @@ def test_leader_sigkill_under_load(tmp_path, fresh_database, signing_keys):
             "VAULT_ADDR": ",".join(cluster.addresses),
             "VAULT_TIMEOUT_SECONDS": "3",
         }
-        common = dict(
-            vault_addr=cluster.addresses[0],
-            vault_token=token,
-            database_url=fresh_database,
-            signing_keys=signing_keys,
-            log_dir=tmp_path,
-            workers=1,
-            extra_env=extra,
-        )
+        common = {
+            "vault_addr": cluster.addresses[0],
+            "vault_token": token,
+            "database_url": fresh_database,
+            "signing_keys": signing_keys,
+            "log_dir": tmp_path,
+            "workers": 1,
+            "extra_env": extra,
+        }
         with serve(**common) as first, serve(**common) as second:
             urls = [first.url, second.url]
             headers = first.headers(USER)
@@ -130,8 +130,10 @@ def test_leader_sigkill_under_load(tmp_path, fresh_database, signing_keys):
                 victim.kill()
                 # Load goes on until writes that started after the kill have succeeded for a while.
                 _wait_for(
-                    lambda: any(s > killed_at and e > _last_failure(load) for s, e, *_ in load.writes)
-                    and time.monotonic() - killed_at > RESUME_LIMIT_S + LOAD_AFTER_RECOVERY_S,
+                    lambda: (
+                        any(s > killed_at and e > _last_failure(load) for s, e, *_ in load.writes)
+                        and time.monotonic() - killed_at > RESUME_LIMIT_S + LOAD_AFTER_RECOVERY_S
+                    ),
                     LOAD_DEADLINE_S,
                     "writes resuming after the kill",
                 )
@@ -161,7 +163,9 @@ def test_leader_sigkill_under_load(tmp_path, fresh_database, signing_keys):
                 # each acknowledged version Vault still keeps (the last 10, max_versions) holds its value.
                 for key in WRITE_KEYS:
                     acked = {version: value for _, _, k, version, value in load.writes if k == key}
-                    assert len(acked) == sum(1 for w in load.writes if w[2] == key), f"{key}: a version acknowledged twice"
+                    assert len(acked) == sum(1 for w in load.writes if w[2] == key), (
+                        f"{key}: a version acknowledged twice"
+                    )
                     current = http.get(f"{second.url}/api/v1/secrets/{key}", headers=headers).json()
                     assert current["version"] == max(acked) and current["value"] == acked[max(acked)]
                     for version in sorted(acked)[-10:]:
@@ -176,8 +180,10 @@ def test_leader_sigkill_under_load(tmp_path, fresh_database, signing_keys):
                     f"{first.url}/api/v1/secrets", headers=headers, json={"key": key, "value": "after-failover"}
                 ).status_code in (200, 201)
                 _wait_for(
-                    lambda: http.get(f"{second.url}/api/v1/secrets/{key}", headers=headers).json()["value"]
-                    == "after-failover",
+                    lambda: (
+                        http.get(f"{second.url}/api/v1/secrets/{key}", headers=headers).json()["value"]
+                        == "after-failover"
+                    ),
                     10,
                     "the other instance to drop its cached value",
                 )
