@@ -28,9 +28,10 @@ class OperationsError(RuntimeError):
 
 @dataclass(frozen=True)
 class InitResult:
-    shares: tuple[str, ...]
+    shares: tuple[str, ...]  # unseal shares; with an auto-unseal seal, recovery shares
     root_token: str
     threshold: int
+    recovery: bool = False  # auto-unseal (transit, KMS): the shares only authorise operator tasks
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class SealStatus:
     progress: int
     version: str
     cluster_name: str | None = None
+    seal_type: str = "shamir"
+    recovery_seal: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class VaultOperations:
             progress=int(body.get("progress") or 0),
             version=str(body.get("version") or ""),
             cluster_name=body.get("cluster_name"),
+            seal_type=str(body.get("type") or "shamir"),
+            recovery_seal=bool(body.get("recovery_seal")),
         )
 
     def health_code(self) -> int | None:
@@ -113,10 +118,19 @@ class VaultOperations:
             return None
 
     def init(self, *, shares: int, threshold: int) -> InitResult:
-        body = self._json(
-            "PUT", "/v1/sys/init", json={"secret_shares": shares, "secret_threshold": threshold}, timeout=60.0
+        """Shamir: `shares` unseal shares. With an auto-unseal seal (transit, KMS) the same numbers
+        become recovery shares, and the node unseals itself."""
+        recovery = self.seal_status().recovery_seal
+        request = (
+            {"recovery_shares": shares, "recovery_threshold": threshold}
+            if recovery
+            else {"secret_shares": shares, "secret_threshold": threshold}
         )
-        return InitResult(shares=tuple(body["keys"]), root_token=body["root_token"], threshold=threshold)
+        body = self._json("PUT", "/v1/sys/init", json=request, timeout=60.0)
+        keys = body.get("recovery_keys") if recovery else body.get("keys")
+        return InitResult(
+            shares=tuple(keys or ()), root_token=body["root_token"], threshold=threshold, recovery=recovery
+        )
 
     def unseal(self, share: str) -> SealStatus:
         response = self._request("PUT", "/v1/sys/unseal", json={"key": share})

@@ -50,6 +50,7 @@ class BaoServer:
         port: int | None = None,
         join: Sequence[str] = (),
         extra_config: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
         self.node_id = node_id
@@ -58,6 +59,7 @@ class BaoServer:
         self.cluster_addr = f"http://127.0.0.1:{self.port + 1}"
         self.join = tuple(join)
         self.extra_config = extra_config
+        self.env = env or {}  # e.g. VAULT_TRANSIT_SEAL_TOKEN: kept out of the config file
         self.log_path = directory / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -95,6 +97,7 @@ log_level    = "info"
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **self.env},
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         with httpx.Client(base_url=self.addr, timeout=2.0, trust_env=False) as client:

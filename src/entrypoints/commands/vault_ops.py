@@ -21,9 +21,17 @@ def cmd_init(args: argparse.Namespace) -> int:
             return 1
         result = ops.init(shares=args.key_shares, threshold=args.key_threshold)
     # Printed once and kept nowhere: the service never stores shares or the root token.
+    kind = "Recovery share" if result.recovery else "Unseal share"
     for number, share in enumerate(result.shares, 1):
-        print(f"Unseal share {number}: {share}")
+        print(f"{kind} {number}: {share}")
     print(f"Root token: {result.root_token}")
+    if result.recovery:
+        print(
+            f"\nVault at {addr} is initialised and unseals itself (auto-unseal). The {args.key_shares} recovery\n"
+            f"shares ({args.key_threshold} needed) authorise operator tasks such as a root token or a rekey;\n"
+            "give each to a different keeper now. See docs/ops/unseal.md."
+        )
+        return 0
     print(
         f"\nVault at {addr} is initialised with {args.key_shares} shares, {args.key_threshold} needed to unseal.\n"
         "Give each share to a different keeper now; they are not shown again. Unseal with\n"
