@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -194,3 +195,31 @@ def test_restore_secret_brings_back_one_secret_and_touches_no_other(deployment):
         bob_now = http.get("/api/v1/secrets/k1", headers=bob).json()
         assert (bob_now["version"], bob_now["value"]) == (2, "bob-new")
         assert http.get("/api/v1/secrets/k2/versions", headers=alice).json() == before_k2
+
+
+def test_schedule_takes_backups_and_prunes_by_retention(deployment, tmp_path):
+    """Two runs one second apart on the same day: daily retention keeps only the newer one."""
+    env = {**deployment["env"], "BACKUP_DIR": str(tmp_path / "scheduled")}
+    result = run_cli(env, "backup", "schedule", "--count", "2", "--interval", "1", "--no-database")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("backup ") >= 2 and result.stdout.count("3 secrets, 6 versions") == 2
+    listed = run_cli(env, "backup", "list")
+    assert len([line for line in listed.stdout.splitlines() if line.startswith("mirage-")]) == 1
+
+
+def test_index_reconcile_adds_back_a_row_the_index_lost(deployment):
+    env = deployment["env"]
+    database = env["DATABASE_URL"].rsplit("/", 1)[1]
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc"]
+    lost = subprocess.run([*psql, "DELETE FROM secret_index WHERE user_id = 'bob' AND key = 'k1'"], capture_output=True)
+    assert lost.returncode == 0, lost.stderr
+    dry = run_cli(env, "index", "reconcile", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing changed" in dry.stdout and "1 would be added: bob/k1" in dry.stdout
+    done = run_cli(env, "index", "reconcile")
+    assert "1 were added: bob/k1" in done.stdout, done.stdout + done.stderr
+    again = run_cli(env, "index", "reconcile")
+    assert "0 were added" in again.stdout and "0 were updated" in again.stdout, again.stdout
+    with httpx.Client(base_url=deployment["instance"].url, timeout=15) as http:
+        listed = http.get("/api/v1/secrets", headers=deployment["instance"].headers("bob")).json()["secrets"]
+    assert [item["key"] for item in listed] == ["k1"]
