@@ -6,6 +6,7 @@ restores the snapshot into a scratch Vault and compares what it holds with the m
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -74,17 +75,18 @@ class BackupService:
     def create(self, progress: Progress | None = None) -> BackupRecord:
         """Snapshot (atomic, checksummed), database dump, then the manifest last: a directory
         without a manifest is an interrupted backup and is never taken for a good one."""
-        if self._source is None:
+        source = self._source
+        if source is None:
             raise BackupError("no Vault to back up")
         created_at = self._clock()
         directory = self._store.new_backup(created_at)
-        inventory = self._source.inventory()  # before the snapshot: a verify may find more, never less
-        shares, threshold = self._source.seal_configuration()
+        inventory = source.inventory()  # before the snapshot: a verify may find more, never less
+        shares, threshold = source.seal_configuration()
         files = {
             SNAPSHOT_NAME: self._store.write_atomically(
-                directory / SNAPSHOT_NAME, lambda out: self._source.snapshot_to(out, progress)
+                directory / SNAPSHOT_NAME, lambda out: source.snapshot_to(out, progress)
             )
-        }  # type: ignore[union-attr]
+        }
         database = "not backed up (no database configured)"
         if self._database is not None:
             database, written = self._database.dump(directory)
@@ -92,7 +94,7 @@ class BackupService:
                 files[written] = self._store.checksum(directory / written)
         manifest = Manifest(
             created_at=created_at,
-            vault_version=self._source.version(),
+            vault_version=source.version(),
             mount=self._mount,
             key_shares=shares,
             key_threshold=threshold,
@@ -106,10 +108,10 @@ class BackupService:
             self._metrics.record_success(manifest)
         return BackupRecord(path=directory, created_at=created_at, manifest=manifest)
 
-    def list(self) -> list[BackupRecord]:
+    def list(self) -> builtins.list[BackupRecord]:
         return sorted(self._store.list(), key=lambda b: b.created_at, reverse=True)
 
-    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False) -> list[BackupRecord]:
+    def prune(self, policy: RetentionPolicy, *, dry_run: bool = False) -> builtins.list[BackupRecord]:
         doomed = policy.to_remove(self._store.list(), self._clock())
         if not dry_run:
             for backup in doomed:

@@ -162,7 +162,9 @@ class FailoverSession(requests.Session):
         self.mount("https://", pooled)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        split = self.pool.split(url if isinstance(url, str) else url.decode())
+        method = method if isinstance(method, str) else method.decode()
+        url = url if isinstance(url, str) else url.decode()
+        split = self.pool.split(url)
         if split is None or len(self.pool.addresses) == 1:
             return super().request(method, url, *args, **kwargs)
         _, rest = split
