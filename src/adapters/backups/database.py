@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 import shutil
 import sqlite3
 import subprocess
@@ -28,7 +29,8 @@ class SqlDatabaseDumper:
             source = self._url.split("///", 1)[-1]
             if not source or source == ":memory:":
                 return "sqlite in memory: not backed up", None
-            with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+            # closing(): sqlite3's own context manager commits but does not close.
+            with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
                 live.backup(copy)
             os.chmod(target, 0o600)
             return "sqlite", DATABASE_NAME
