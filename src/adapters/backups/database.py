@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from contextlib import closing
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
