@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
+
 from entrypoints.commands.shares import read_shares
 from entrypoints.settings import (
     DEFAULT_MOUNT,
@@ -238,7 +240,7 @@ def cmd_restore_secret(args: argparse.Namespace) -> int:
     if not found.versions:
         print(f"{args.user}/{args.key} has no readable version in the backup")
         return 1
-    written = asyncio.run(_write_versions(args.user, args.key, found))
+    written = asyncio.run(_write_versions(args.user, args.key, found, f"{manifest.created_at:%Y-%m-%dT%H:%M:%SZ}"))
     print(
         f"restored {len(found.versions)} versions of {args.user}/{args.key} from {manifest.created_at:%Y-%m-%d %H:%M}Z "
         f"(backup versions {', '.join(str(n) for n, _ in found.versions)}) as new versions {', '.join(map(str, written))}"
@@ -246,15 +248,19 @@ def cmd_restore_secret(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _write_versions(user: str, key: str, found) -> list[int]:
+async def _write_versions(user: str, key: str, found, taken_at: str) -> list[int]:
     """Each backed-up version becomes a new version in the live store, oldest first; other secrets
     are not touched. Through `SecretService`, so the index and every instance's cache follow."""
+    from datetime import UTC, datetime
+
     from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
     from adapters.vault.sessions import SharedVaultSessions
+    from domain.audit import AuditAction
     from domain.secrets import SecretMetadata, locate
     from domain.values import Principal
     from entrypoints.container import build_container
     from entrypoints.settings import load_settings
+    from services.migration import OPERATOR
     from services.secret_service import SecretService
 
     container = await build_container(load_settings(os.environ))
@@ -270,40 +276,36 @@ async def _write_versions(user: str, key: str, found) -> list[int]:
         backed_up = SecretMetadata.from_vault(
             found.custom_metadata,
             fallback=SecretMetadata(
-                created_by=user, created_at=container_now(), secret_type=locator.default_type.value
+                created_by=user, created_at=datetime.now(UTC), secret_type=locator.default_type.value
             ),
         )
         written = []
-        for _, data in found.versions:
-            if locator.is_custom:
-                stored = await secrets.store(
-                    principal,
-                    key=key,
-                    value=data[locator.value_field],
-                    tags=list(backed_up.tags),
-                    secret_type=backed_up.secret_type,
-                    description=backed_up.description,
-                )
-            else:
-                stored, _ = await secrets.store_fields(principal, key, data)
+        for backed_up_version, data in found.versions:
+            # One audit event per restored version: the operator ("system") acting on the user's secret.
+            async with container.trail.record(OPERATOR, AuditAction.ROLLBACK, key=key, subject_user_id=user) as note:
+                note.reason = f"restore-secret: version {backed_up_version} of the backup taken {taken_at}"
+                if locator.is_custom:
+                    stored = await secrets.store(
+                        principal,
+                        key=key,
+                        value=data[locator.value_field],
+                        tags=list(backed_up.tags),
+                        secret_type=backed_up.secret_type,
+                        description=backed_up.description,
+                    )
+                else:
+                    stored, _ = await secrets.store_fields(principal, key, data)
+                note.version = stored.version
             written.append(stored.version)
         return written
     finally:
         await container.close()
 
 
-def container_now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
-
-
 def _settings(args: argparse.Namespace) -> BackupSettings:
     settings = load_backup_settings(os.environ)
     if getattr(args, "dir", None):
-        settings = BackupSettings(
-            **{**{f: getattr(settings, f) for f in settings.__struct_fields__}, "directory": Path(args.dir)}
-        )
+        settings = msgspec.structs.replace(settings, directory=Path(args.dir))
     return settings
 
 
