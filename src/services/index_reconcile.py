@@ -1,7 +1,7 @@
 """`index reconcile`: make the database index say what Vault says, and report each change.
 
 Vault is the source of truth: a secret in Vault and not in the index is added; one whose type,
-tags, description, current version or liveness differ is corrected; a live row with no live
+tags, description, current version, liveness, expiry or rotation period differ is corrected; a live row with no live
 secret in Vault is marked deleted. Environments (`users/{id}/env_vars/*`) are not in this index.
 Only metadata is read, never a value.
 """
@@ -88,12 +88,17 @@ class IndexReconciler:
                 else:
                     continue
                 if not dry_run:
-                    await self._index.replace(replace(wanted, last_accessed_at=row.last_accessed_at if row else None))
+                    if row is not None:  # the index's own facts: when it was read, why it was deleted
+                        wanted = replace(
+                            wanted, last_accessed_at=row.last_accessed_at, deleted_reason=row.deleted_reason
+                        )
+                    await self._index.replace(wanted)
             for key, row in sorted(rows.items()):
                 if (user, key) not in in_vault and not row.deleted:
                     report.marked_deleted.append(f"{user}/{key}")
                     if not dry_run:
-                        await self._index.replace(replace(row, deleted=True, updated_at=datetime.now(UTC)))
+                        now = datetime.now(UTC)
+                        await self._index.replace(replace(row, deleted=True, updated_at=now, deleted_at=now))
         return report
 
 
@@ -110,14 +115,27 @@ def _record(user: str, key: str, default_type: SecretType, metadata: VaultMetada
         updated_at=metadata.updated_at,
         current_version=metadata.current_version,
         deleted=not metadata.is_live,
+        expires_at=decoded.expires_at,
+        rotate_every_days=decoded.rotate_every_days,
+        version_created_at=metadata.current.created_at if metadata.current else None,
+        provider_expires_at=decoded.provider_expires_at,
+        deleted_at=(metadata.current.deleted_at if metadata.current else None) if not metadata.is_live else None,
+    )
+
+
+def _compared(record: SecretRecord) -> tuple[object, ...]:
+    """What reconcile corrects (Vault's say); access times and deletion reasons are the index's own."""
+    return (
+        record.secret_type,
+        tuple(record.tags),
+        record.description,
+        record.current_version,
+        record.deleted,
+        record.expires_at,
+        record.rotate_every_days,
+        record.provider_expires_at,
     )
 
 
 def _differs(row: SecretRecord, wanted: SecretRecord) -> bool:
-    return (row.secret_type, tuple(row.tags), row.description, row.current_version, row.deleted) != (
-        wanted.secret_type,
-        tuple(wanted.tags),
-        wanted.description,
-        wanted.current_version,
-        wanted.deleted,
-    )
+    return _compared(row) != _compared(wanted)

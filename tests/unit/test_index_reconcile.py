@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.secrets import SecretRecord
+from domain.secrets import SecretMetadata, SecretRecord
 from domain.values import SecretValue
 from services.index_reconcile import IndexReconciler, index_key
 from tests.fakes.vault import InMemorySecretVault
@@ -15,6 +15,7 @@ from tests.fakes.vault import InMemorySecretVault
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+EXPIRY = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 class _Catalog:
@@ -67,6 +68,10 @@ async def test_vault_wins_and_each_change_is_reported():
         written = await vault.write("users/ann/custom/db", {"value": SecretValue(f"v{n}")}, cas=n)
     assert written.version == 3
     await vault.write("users/ann/custom/new", {"value": SecretValue("x")}, cas=0)
+    expiring = SecretMetadata(
+        created_by="ann", created_at=T0, secret_type="custom", expires_at=EXPIRY, rotate_every_days=30
+    )
+    await vault.set_custom_metadata("users/ann/custom/new", expiring.to_vault())
     await vault.write("users/bob/custom/gone", {"value": SecretValue("x")}, cas=0)
     await vault.soft_delete("users/bob/custom/gone")
     index = _Index()
@@ -84,6 +89,8 @@ async def test_vault_wins_and_each_change_is_reported():
     assert report.changes == 4 and report.checked == 3
     assert index.rows[("ann", "db")].current_version == 3 and index.rows[("ann", "db")].last_accessed_at == T0
     assert index.rows[("ann", "new")].deleted is False
+    assert (index.rows[("ann", "new")].expires_at, index.rows[("ann", "new")].rotate_every_days) == (EXPIRY, 30)
+    assert index.rows[("cy", "orphan")].deleted_at is not None
     assert index.rows[("bob", "gone")].deleted and index.rows[("cy", "orphan")].deleted
 
     again = await reconciler.reconcile()

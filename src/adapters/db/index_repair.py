@@ -41,6 +41,7 @@ class SqlIndexRepair:
                         deleted=record.deleted,
                         created_at=record.created_at,
                         updated_at=record.updated_at,
+                        **_lifecycle(record),
                     )
                 )
                 return
@@ -55,5 +56,18 @@ class SqlIndexRepair:
                     deleted=record.deleted,
                     created_at=record.created_at,
                     updated_at=record.updated_at,
+                    **_lifecycle(record),
                 )
             )
+
+
+def _lifecycle(record: SecretRecord) -> dict[str, object]:
+    """The TTL/rotation columns; a deleted row keeps when it was deleted (and why, if it says)."""
+    return {
+        "expires_at": record.expires_at,
+        "rotate_every_days": record.rotate_every_days,
+        "version_created_at": record.version_created_at,
+        "provider_expires_at": record.provider_expires_at,
+        "deleted_at": record.deleted_at if record.deleted else None,
+        "deleted_reason": record.deleted_reason if record.deleted else None,
+    }
