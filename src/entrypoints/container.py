@@ -177,7 +177,7 @@ async def build_container(settings: Settings) -> Container:
     # The chain heads go to Vault under the service's own path (its own identity, not a user's).
     audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
         database,
-        witness=VaultChainWitness(vault) if witness_interval > 0 else None,
+        witness=VaultChainWitness(vault, settings.database.audit_witness_path) if witness_interval > 0 else None,
         witness_interval=witness_interval or 10.0,
     )
     timed_audit_log = TimedAuditLog(audit_log)

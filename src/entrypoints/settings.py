@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,11 +43,13 @@ class DatabaseSettings(msgspec.Struct, frozen=True):
     """`url`: what the service connects with (on PostgreSQL, a role that may only INSERT and
     SELECT audit events). `admin_url`: the tables' owner, for `db upgrade` and `audit prune`
     only (never the serving process). `audit_witness_interval`: seconds between publications of
-    the audit chain heads to Vault (0: off)."""
+    the audit chain heads to Vault (0: off), under `audit_witness_path` of the KV mount (one path
+    per audit database)."""
 
     url: str
     admin_url: str | None = None
     audit_witness_interval: float = 10.0
+    audit_witness_path: str = "service/audit-witness"
 
     def __repr__(self) -> str:  # the URLs may carry a password
         admin = _without_password(self.admin_url) if self.admin_url else None
@@ -207,7 +210,12 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
         raise SettingsError(f"AUDIT_WITNESS_INTERVAL_SECONDS must be a number, got {raw_interval!r}") from None
     if not 0 <= interval <= 86_400 or interval != interval:
         raise SettingsError("AUDIT_WITNESS_INTERVAL_SECONDS must be between 0 (off) and 86400")
-    return DatabaseSettings(url=url, admin_url=admin_url, audit_witness_interval=interval)
+    witness_path = _optional(env, "AUDIT_WITNESS_PATH") or "service/audit-witness"
+    if not re.fullmatch(r"service/[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", witness_path):
+        raise SettingsError("AUDIT_WITNESS_PATH must be a path under service/ (letters, digits, - and _)")
+    return DatabaseSettings(
+        url=url, admin_url=admin_url, audit_witness_interval=interval, audit_witness_path=witness_path
+    )
 
 
 def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:

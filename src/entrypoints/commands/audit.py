@@ -113,7 +113,7 @@ async def _witnessed_heads() -> dict[int, Any]:
         )
         vault = HvacSecretVault(client, mount=vault_settings.mount)
         try:
-            return await VaultChainWitness(vault).latest()
+            return await VaultChainWitness(vault, load_database_settings(os.environ).audit_witness_path).latest()
         finally:
             await vault.close()
     except (WitnessUnavailable, VaultUnavailable) as exc:
