@@ -8,8 +8,8 @@ Creates `mirage_bench_<hex>` on the admin URL's server (default: the local Postg
 1. Appends through `SqlAuditLog` (the service's adapter, durable: `synchronous_commit` as the
    server has it, on by default) with 1, 32, 64 and 256 concurrent appenders in this process, each
    awaiting its own commit as a request handler does: events/s, p50/p99 latency per append.
-2. Fills the table to `--verify-events` events through the same adapter (256 appenders), then
-   times `verify()` over the whole chain.
+2. Fills the table to `--verify-events` events (COPY, one registered segment, every row chained
+   in Python with the domain's `segment_hash`), then times `verify()` over the whole trail.
 
 The last line is exactly `AUDIT: <events/s> events/s at 64 appenders, p99 <ms> ms`.
 The machine may be shared: the load average is printed before and after.
@@ -37,7 +37,15 @@ from sqlalchemy.pool import NullPool
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import create_database
 from adapters.db.migrate import upgrade
-from domain.audit import AuditAction, AuditEvent, AuditOutcome
+from domain.audit import (
+    EVENT_FIELDS,
+    AuditAction,
+    AuditEvent,
+    AuditOutcome,
+    event_values,
+    segment_genesis,
+    segment_hash,
+)
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 LEVELS = (1, 32, 64, 256)
@@ -101,20 +109,34 @@ async def bench_appends(log: SqlAuditLog, concurrency: int, total: int) -> dict[
     }
 
 
-async def fill(log: SqlAuditLog, database, target: int) -> float:
+async def fill(database, target: int) -> float:
+    """Bring the table to `target` events with COPY, in one freshly registered segment, each row
+    chained in Python with the domain's own `segment_hash` (so verify checks real links)."""
     async with database.engine.connect() as connection:
         existing = (await connection.execute(text("SELECT count(*) FROM audit_events"))).scalar_one()
     missing = max(0, target - existing)
     started = time.perf_counter()
-    rng = random.Random(1)
-    concurrency = 256
-    per_worker = missing // concurrency + 1
-
-    async def worker() -> None:
-        for _ in range(per_worker):
-            await log.append(sample_event(rng))
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    async with database.engine.connect() as connection:
+        pg = (await connection.get_raw_connection()).driver_connection
+        segment = await pg.fetchval(
+            "INSERT INTO audit_segments (started_at, writer) VALUES (now(), 'bench-fill') RETURNING id"
+        )
+        rng = random.Random(1)
+        prev, seq = segment_genesis(segment), 0
+        columns = ["segment_id", "seq", *EVENT_FIELDS, "prev_hash", "hash"]
+        while seq < missing:
+            records = []
+            for _ in range(min(50_000, missing - seq)):
+                seq += 1
+                event = sample_event(rng)
+                digest = segment_hash(prev, segment, seq, event_values(event))
+                records.append(
+                    (segment, seq, *(getattr(event, name) for name in EVENT_FIELDS[:6]), event.action.value,
+                     event.outcome.value, *(getattr(event, name) for name in EVENT_FIELDS[8:]), prev, digest)
+                )  # fmt: skip
+                prev = digest
+            await pg.copy_records_to_table("audit_events", records=records, columns=columns)
+        await connection.commit()
     return time.perf_counter() - started
 
 
@@ -153,7 +175,7 @@ async def main() -> None:
                 flush=True,
             )
         if args.verify_events:
-            seconds = await fill(log, database, args.verify_events)
+            seconds = await fill(database, args.verify_events)
             print(f"\nfilled to {args.verify_events:,} events in {seconds:.1f} s", flush=True)
         await log.close()
         if args.verify_events:

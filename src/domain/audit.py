@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -122,6 +123,25 @@ def _utc(value: datetime, field: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput("a timestamp must carry a time zone", field=field)
     return value.astimezone(UTC)
+
+
+INVALID_KEY_PREFIX = "invalid:"
+_MAX_INVALID_KEY_REPR = 200
+# What a key the service accepts can look like: custom keys, `railway`, `github`,
+# `docker/<host[:port]>`, `env_vars/<env>/<name>`. Never a quote, a space, a formula sign first.
+_TRAIL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./:@-]{0,254}")
+
+
+def trail_key(key: str | None, *, refused: bool = False) -> str | None:
+    """The key as the trail records it. A key the service refused (`refused`), or one no valid
+    key could look like, is recorded as `invalid:` + its escaped `ascii()` form, truncated: no
+    accepted key starts with `invalid:` (none has a quote), so the two can't be mistaken, and
+    the record can't start with a spreadsheet formula sign."""
+    if key is None:
+        return None
+    if not refused and _TRAIL_KEY.fullmatch(key) and ".." not in key and not key.startswith(INVALID_KEY_PREFIX):
+        return key
+    return INVALID_KEY_PREFIX + ascii(key)[:_MAX_INVALID_KEY_REPR]
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -287,17 +307,30 @@ def event_values(event: AuditEvent) -> tuple[object, ...]:
     )
 
 
-_CANONICAL_JSON = msgspec.json.Encoder()
+def segment_canonical(prev_hash: str, segment_id: int, seq: int, values: Sequence[object]) -> str:
+    """The v2 text hashed for one event: lines `mirage-audit-v2`, `prev_hash`, the segment id,
+    the seq, then each of `values` (as `event_values` gives them) as `~` for null, `1:1`/`1:0` for
+    a boolean, else `<UTF-8 byte length>:<text>`: no value can imitate a separator or another
+    field. Simple on purpose: `verify` on PostgreSQL has the server spell each row out the same
+    way (`octet_length`, `to_char`), and only hashes and compares in process."""
+    parts = [CHAIN_VERSION_V2, prev_hash, str(segment_id), str(seq)]
+    append = parts.append
+    for value in values:
+        if value is None:
+            append("~")
+        elif value is True:
+            append("1:1")
+        elif value is False:
+            append("1:0")
+        else:
+            text = value if isinstance(value, str) else str(value)
+            append(f"{len(text) if text.isascii() else len(text.encode())}:{text}")
+    return "\n".join(parts)
 
 
 def segment_hash(prev_hash: str, segment_id: int, seq: int, values: Sequence[object]) -> str:
-    """SHA-256 (hex) of the v2 encoding of one event: the JSON array
-    `["mirage-audit-v2", prev_hash, segment_id, seq, *values]` (values as `event_values` gives
-    them: text, integers, booleans and nulls only), written with no whitespace, strings as UTF-8
-    with only `"`, `\\` and control characters escaped (msgspec's encoder; pinned by a golden test
-    in tests/unit/test_audit_chain.py). JSON keeps every field's boundaries and types apart, and
-    is one C call on the append path and in `verify`."""
-    return hashlib.sha256(_CANONICAL_JSON.encode((CHAIN_VERSION_V2, prev_hash, segment_id, seq, *values))).hexdigest()
+    """SHA-256 (hex) of `segment_canonical(...)` in UTF-8."""
+    return hashlib.sha256(segment_canonical(prev_hash, segment_id, seq, values).encode()).hexdigest()
 
 
 def seal(event: AuditEvent, *, id: int, prev_hash: str, segment_id: int, seq: int) -> StoredAuditEvent:
@@ -382,6 +415,41 @@ class ChainVerifier:
         """Check one row (values as `event_values` gives them); False once the chain is broken."""
         if segment_id == LEGACY_SEGMENT:
             return self._feed_legacy(event_id, prev_hash, digest, values)
+        if not self._enter(event_id, segment_id, seq, prev_hash):
+            return False
+        assert seq is not None
+        if segment_hash(prev_hash, segment_id, seq, values) != digest:
+            return self._fail(event_id, _ALTERED)
+        return self._linked(event_id, segment_id, seq, digest)
+
+    def feed_canonical(
+        self, event_id: int, segment_id: int, seq: int | None, prev_hash: str, digest: str, canonical: str
+    ) -> bool:
+        """`feed` for a row whose `segment_canonical` text the store spelled out itself (the
+        PostgreSQL verify); the text must start with the row's own link, segment and seq."""
+        if segment_id == LEGACY_SEGMENT:
+            return self._fail(event_id, "a legacy (v1) row can't be checked from its v2 text")
+        if not self._enter(event_id, segment_id, seq, prev_hash):
+            return False
+        if not canonical.startswith(f"{CHAIN_VERSION_V2}\n{prev_hash}\n{segment_id}\n{seq}\n"):
+            return self._fail(event_id, _ALTERED)
+        if hashlib.sha256(canonical.encode()).hexdigest() != digest:
+            return self._fail(event_id, _ALTERED)
+        return self._linked(event_id, segment_id, seq, digest)
+
+    def _linked(self, event_id: int, segment_id: int, seq: int, digest: str) -> bool:
+        witnessed = self._witnessed.get(segment_id)
+        if witnessed is not None and witnessed.seq == seq:
+            if witnessed.hash != digest:
+                return self._fail(event_id, f"segment {segment_id} differs from its witnessed head: rewritten")
+            self._confirmed.add(segment_id)
+        self._expected_seq = seq + 1
+        self._expected_prev = digest
+        self.checked += 1
+        return True
+
+    def _enter(self, event_id: int, segment_id: int, seq: int | None, prev_hash: str) -> bool:
+        """The row's place: a registered segment, the next seq, linked to its predecessor."""
         if segment_id != self._segment:
             anchor = self._anchors.get(segment_id)
             if anchor is None:
@@ -392,16 +460,6 @@ class ChainVerifier:
             return self._fail(event_id, f"{_MISSING} (segment {segment_id} expected seq {self._expected_seq})")
         if prev_hash != self._expected_prev:
             return self._fail(event_id, _MISSING)
-        if segment_hash(prev_hash, segment_id, seq, values) != digest:
-            return self._fail(event_id, _ALTERED)
-        witnessed = self._witnessed.get(segment_id)
-        if witnessed is not None and witnessed.seq == seq:
-            if witnessed.hash != digest:
-                return self._fail(event_id, f"segment {segment_id} differs from its witnessed head: rewritten")
-            self._confirmed.add(segment_id)
-        self._expected_seq = seq + 1
-        self._expected_prev = digest
-        self.checked += 1
         return True
 
     def _feed_legacy(self, event_id: int, prev_hash: str, digest: str, values: Sequence[object]) -> bool:

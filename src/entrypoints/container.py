@@ -77,8 +77,8 @@ class Container:
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
+        await self.audit_log.close()  # commits what is still queued, witnesses the heads (in Vault)
         await self.vault.close()
-        await self.audit_log.close()  # commits what is still queued
         await self.database.dispose()
 
 

@@ -52,6 +52,7 @@ from adapters.db.audit_models import ANCHOR_ROW_ID, AuditAnchorModel, AuditEvent
 from adapters.db.engine import Database
 from domain.audit import (
     ACCESS_ACTIONS,
+    CHAIN_VERSION_V2,
     EVENT_FIELDS,
     GENESIS_HASH,
     LEGACY_SEGMENT,
@@ -98,14 +99,32 @@ FROM json_array_elements($2::json) AS e
 RETURNING seq, id
 """
 _PG_REGISTER = "INSERT INTO audit_segments (started_at, writer) VALUES (now(), $1) RETURNING id"
-# The server formats the hashed timestamp (same text as domain.audit.format_timestamp), which
-# keeps the per-row work in Python to hashing.
-_PG_VERIFY = """
-SELECT id, segment_id, seq, prev_hash, hash,
-       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+
+
+def _lp(column: str) -> str:
+    """SQL for one text field as `segment_canonical` spells it."""
+    return f"CASE WHEN {column} IS NULL THEN '~' ELSE octet_length({column}) || ':' || {column} END"
+
+
+# Verify on PostgreSQL: the server spells each row out as `domain.audit.segment_canonical` does
+# (inline built-ins only: no function an owner could redefine), Python hashes and compares. Legacy
+# rows (segment 0, v1 rules) come with their columns.
+_TIMESTAMP_TEXT = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+_PG_VERIFY = f"""
+SELECT id, segment_id, seq, prev_hash, hash, concat_ws(E'\\n',
+    '{CHAIN_VERSION_V2}', prev_hash, segment_id::text, seq::text,
+    octet_length({_TIMESTAMP_TEXT}) || ':' || {_TIMESTAMP_TEXT},
+    {_lp("actor_id")}, CASE WHEN actor_is_admin THEN '1:1' ELSE '1:0' END, {_lp("subject_user_id")},
+    {_lp("secret_key")}, {_lp("secret_type")}, {_lp("action")}, {_lp("outcome")}, {_lp("reason")},
+    {_lp("version::text")}, {_lp("client_ip")}, {_lp("user_agent")}, {_lp("request_id")}, {_lp("trace_id")}
+)
+FROM audit_events WHERE segment_id <> {LEGACY_SEGMENT} ORDER BY segment_id, seq
+"""
+_PG_VERIFY_LEGACY = f"""
+SELECT id, segment_id, seq, prev_hash, hash, {_TIMESTAMP_TEXT},
        actor_id, actor_is_admin, subject_user_id, secret_key, secret_type, action, outcome, reason,
        version, client_ip, user_agent, request_id, trace_id
-FROM audit_events ORDER BY segment_id, seq, id
+FROM audit_events WHERE segment_id = {LEGACY_SEGMENT} ORDER BY id
 """
 
 
@@ -390,8 +409,8 @@ class SqlAuditLog:
                     await self._publisher
                 try:
                     await asyncio.wait_for(self.publish_heads(), 5)
-                except (WitnessUnavailable, TimeoutError) as error:
-                    log.warning("final audit chain heads not witnessed: %s", error)
+                except Exception as error:  # closing must finish; the next start witnesses anew
+                    log.warning("final audit chain heads not witnessed: %s", type(error).__name__)
             for lane in self._lanes:
                 await lane.close()
 
@@ -427,6 +446,8 @@ class SqlAuditLog:
                 # Appends go on: the witness narrows what someone with the database's keys could
                 # remove unnoticed; it is not on the fail-closed path. Said, and retried.
                 log.warning("audit chain heads not witnessed: %s", error)
+            except Exception as error:  # anything else must not end the loop either
+                log.warning("audit chain heads not witnessed: %s", type(error).__name__)
 
     # -- append ----------------------------------------------------------------------------
 
@@ -629,11 +650,16 @@ class SqlAuditLog:
                     legacy_anchor=(legacy[0], legacy[1]) if legacy else (0, GENESIS_HASH),
                     witnessed=witnessed,
                 )
-                feed = verifier.feed
+                legacy_rows = await connection.cursor(_PG_VERIFY_LEGACY)
+                while rows := await legacy_rows.fetch(VERIFY_CHUNK):
+                    for r in rows:
+                        if not verifier.feed(r[0], r[1], r[2], r[3], r[4], r[5:]):
+                            return verifier.finish()
+                feed = verifier.feed_canonical
                 cursor = await connection.cursor(_PG_VERIFY)
                 while rows := await cursor.fetch(VERIFY_CHUNK):
                     for r in rows:
-                        if not feed(r[0], r[1], r[2], r[3], r[4], r[5:]):
+                        if not feed(r[0], r[1], r[2], r[3], r[4], r[5]):
                             return verifier.finish()
         finally:
             connection.terminate()  # read-only work: nothing to flush, never wait on a dead peer
