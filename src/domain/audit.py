@@ -417,7 +417,7 @@ class ChainVerifier:
             return self._feed_legacy(event_id, prev_hash, digest, values)
         if not self._enter(event_id, segment_id, seq, prev_hash):
             return False
-        assert seq is not None
+        assert seq is not None  # _enter matched it against the expected seq
         if segment_hash(prev_hash, segment_id, seq, values) != digest:
             return self._fail(event_id, _ALTERED)
         return self._linked(event_id, segment_id, seq, digest)
@@ -431,6 +431,7 @@ class ChainVerifier:
             return self._fail(event_id, "a legacy (v1) row can't be checked from its v2 text")
         if not self._enter(event_id, segment_id, seq, prev_hash):
             return False
+        assert seq is not None  # _enter matched it against the expected seq
         if not canonical.startswith(f"{CHAIN_VERSION_V2}\n{prev_hash}\n{segment_id}\n{seq}\n"):
             return self._fail(event_id, _ALTERED)
         if hashlib.sha256(canonical.encode()).hexdigest() != digest:

@@ -431,9 +431,9 @@ async def test_on_postgres_the_service_can_neither_update_nor_delete_events(pg_d
             async with pg_database.engine.begin() as connection:
                 await connection.execute(text(statement), {"id": stored.id})
     # UPDATE stays refused even with the retention setting on.
-    with pytest.raises(DBAPIError, match="UPDATE refused"):
-        async with pg_database.engine.begin() as connection:
-            await connection.execute(text("SET LOCAL mirage.audit_retention = 'on'"))
+    async with pg_database.engine.connect() as connection:
+        await connection.execute(text("SET mirage.audit_retention = 'on'"))
+        with pytest.raises(DBAPIError, match="UPDATE refused"):
             await connection.execute(text("UPDATE audit_events SET reason = 'x'"))
     assert (await SqlAuditLog(pg_database).verify()).ok
 
