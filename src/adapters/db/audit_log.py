@@ -86,18 +86,45 @@ _DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError, asyncpg.PostgresError, asy
 log = logging.getLogger("mirage.audit")
 
 # The PostgreSQL hot path: one statement per batch, the batch as ONE parameter, a JSON array of
-# rows (seq, then EVENT_FIELDS, then prev_hash and hash): msgspec encodes it in C, and the server
-# unpacks it; 17 typed arrays cost several times more to encode in the driver.
+# row objects (msgspec encodes it in C) that `json_to_recordset` turns into typed rows, parsing each
+# once. Measured against the alternatives on this machine: 17 typed arrays cost the driver about 3x
+# the client CPU per row, and `json_array_elements` + `->>` per field about 2x the server's.
 _PG_INSERT = """
 INSERT INTO audit_events (
     segment_id, seq, occurred_at, actor_id, actor_is_admin, subject_user_id, secret_key, secret_type,
     action, outcome, reason, version, client_ip, user_agent, request_id, trace_id, prev_hash, hash
 )
-SELECT $1::bigint, (e->>0)::bigint, (e->>1)::timestamptz, e->>2, (e->>3)::boolean, e->>4, e->>5, e->>6,
-       e->>7, e->>8, e->>9, (e->>10)::int, e->>11, e->>12, e->>13, e->>14, e->>15, e->>16
-FROM json_array_elements($2::json) AS e
+SELECT $1::bigint, e.* FROM json_to_recordset($2::json) AS e(
+    seq bigint, occurred_at timestamptz, actor_id text, actor_is_admin boolean, subject_user_id text,
+    secret_key text, secret_type text, action text, outcome text, reason text, version int, client_ip text,
+    user_agent text, request_id text, trace_id text, prev_hash text, hash text
+)
 RETURNING seq, id
 """
+
+
+class _PgRow(msgspec.Struct, array_like=False):
+    """One row of the hot path's JSON parameter (field names = the recordset's columns)."""
+
+    seq: int
+    occurred_at: datetime
+    actor_id: str
+    actor_is_admin: bool
+    subject_user_id: str
+    secret_key: str | None
+    secret_type: str | None
+    action: str
+    outcome: str
+    reason: str | None
+    version: int | None
+    client_ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    trace_id: str | None
+    prev_hash: str
+    hash: str
+
+
 _PG_REGISTER = "INSERT INTO audit_segments (started_at, writer) VALUES (now(), $1) RETURNING id"
 
 
@@ -239,7 +266,7 @@ class _PostgresLane(_Lane):
         assert segment is not None and connection is not None
         links = segment.chain(events)
         rows = [
-            (
+            _PgRow(
                 seq,
                 event.occurred_at,
                 event.actor_id,
