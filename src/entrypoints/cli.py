@@ -10,6 +10,8 @@ from pathlib import Path
 
 from domain.errors import DomainError
 from entrypoints.commands import audit as audit_commands
+from entrypoints.commands import lifecycle as lifecycle_commands
+from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
     SettingsError,
     load_auth_settings,
@@ -270,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_commands.register(commands)
 
+    lifecycle_commands.register(commands)  # secrets cleanup
+    run_commands.register(commands)  # run, env export
     token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
     token.add_argument("user")
     token.add_argument("--admin", action="store_true")

@@ -17,6 +17,7 @@ from domain.audit import (
     trail_key,
 )
 from domain.credentials import CredentialMissing
+from domain.lifecycle import SecretExpired
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
 from domain.values import Principal
@@ -32,6 +33,7 @@ _OUTCOMES: list[tuple[type[Exception], AuditOutcome]] = [
     (errors.Forbidden, AuditOutcome.DENIED),
     (errors.VaultRefused, AuditOutcome.DENIED),
     (errors.SecretNotFound, AuditOutcome.NOT_FOUND),
+    (SecretExpired, AuditOutcome.NOT_FOUND),
     (errors.VersionNotFound, AuditOutcome.NOT_FOUND),
     (errors.VersionGone, AuditOutcome.NOT_FOUND),
     (errors.VersionConflict, AuditOutcome.CONFLICT),

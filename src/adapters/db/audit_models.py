@@ -1,7 +1,7 @@
 """ORM models of the audit trail: `audit_events` (append-only, hash-chained per writer segment),
 `audit_segments` (the writers and their anchors) and `audit_anchor` (the legacy chain's anchor).
 
-On PostgreSQL, migration 0002 adds triggers that refuse UPDATE, DELETE and TRUNCATE of
+On PostgreSQL, migrations 0002 and 0006 add triggers that refuse UPDATE, DELETE and TRUNCATE of
 `audit_events` (UPDATE always; DELETE/TRUNCATE unless the transaction set
 `mirage.audit_retention = 'on'`, which only the retention job does), and guard `audit_anchor` the
 same way except that the retention job may UPDATE it.

@@ -9,8 +9,8 @@ On PostgreSQL `audit_segments` is guarded like `audit_anchor`: UPDATE, DELETE an
 in a transaction that set `mirage.audit_retention = 'on'` (and, with the roles `db upgrade`
 grants, only the owner may do those at all).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
