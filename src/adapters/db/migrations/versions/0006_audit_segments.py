@@ -10,7 +10,7 @@ in a transaction that set `mirage.audit_retention = 'on'` (and, with the roles `
 grants, only the owner may do those at all).
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0005_secret_lifecycle
 Create Date: 2026-12-04
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0005_secret_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
