@@ -135,17 +135,20 @@ def _lp(column: str) -> str:
 
 # Verify on PostgreSQL: the server spells each row out as `domain.audit.segment_canonical` does
 # (inline built-ins only: no function an owner could redefine), Python hashes and compares. Legacy
-# rows (segment 0, v1 rules) come with their columns.
+# rows (segment 0, v1 rules) come with their columns. The timestamp text is always 27 bytes for the
+# years Python can write (1-9999); a row with a later year is one the service never wrote, and its
+# hash won't match. Rows come in (segment, seq) order straight from the unique index (the
+# transaction turns sorting off: a sort of the whole table would spill to disk).
 _TIMESTAMP_TEXT = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 _PG_VERIFY = f"""
 SELECT id, segment_id, seq, prev_hash, hash, concat_ws(E'\\n',
     '{CHAIN_VERSION_V2}', prev_hash, segment_id::text, seq::text,
-    octet_length({_TIMESTAMP_TEXT}) || ':' || {_TIMESTAMP_TEXT},
+    '27:' || {_TIMESTAMP_TEXT},
     {_lp("actor_id")}, CASE WHEN actor_is_admin THEN '1:1' ELSE '1:0' END, {_lp("subject_user_id")},
     {_lp("secret_key")}, {_lp("secret_type")}, {_lp("action")}, {_lp("outcome")}, {_lp("reason")},
     {_lp("version::text")}, {_lp("client_ip")}, {_lp("user_agent")}, {_lp("request_id")}, {_lp("trace_id")}
 )
-FROM audit_events WHERE segment_id <> {LEGACY_SEGMENT} ORDER BY segment_id, seq
+FROM audit_events WHERE segment_id > {LEGACY_SEGMENT} ORDER BY segment_id, seq
 """
 _PG_VERIFY_LEGACY = f"""
 SELECT id, segment_id, seq, prev_hash, hash, {_TIMESTAMP_TEXT},
@@ -682,12 +685,23 @@ class SqlAuditLog:
                     for r in rows:
                         if not verifier.feed(r[0], r[1], r[2], r[3], r[4], r[5:]):
                             return verifier.finish()
+                await connection.execute("SET LOCAL enable_sort = off")
                 feed = verifier.feed_canonical
                 cursor = await connection.cursor(_PG_VERIFY)
-                while rows := await cursor.fetch(VERIFY_CHUNK):
-                    for r in rows:
-                        if not feed(r[0], r[1], r[2], r[3], r[4], r[5]):
-                            return verifier.finish()
+                rows = await cursor.fetch(VERIFY_CHUNK)
+                while rows:
+                    # Ask for the next chunk before hashing this one: the server spells rows out
+                    # while this process hashes.
+                    upcoming = asyncio.ensure_future(cursor.fetch(VERIFY_CHUNK))
+                    await asyncio.sleep(0)
+                    try:
+                        for r in rows:
+                            if not feed(r[0], r[1], r[2], r[3], r[4], r[5]):
+                                return verifier.finish()
+                    finally:
+                        if not upcoming.done():
+                            await asyncio.wait([upcoming])
+                    rows = upcoming.result()
         finally:
             connection.terminate()  # read-only work: nothing to flush, never wait on a dead peer
         return verifier.finish()
