@@ -463,31 +463,36 @@ async def test_on_postgres_two_processes_appending_concurrently_keep_one_chain(p
 # -- the segmented chain: insertions, whole segments, the witness ----------------------------
 
 
-async def test_verify_detects_a_row_inserted_into_a_segment(harness):
-    stored = [await harness.log.append(event(at=T0 + timedelta(seconds=i))) for i in range(4)]
-    if harness.kind != "postgres":
-        pytest.skip("inserting behind the store's back is written for PostgreSQL")
+@pytest_asyncio.fixture
+async def pg_log(pg_database) -> AsyncIterator[SqlAuditLog]:
+    """The PostgreSQL store alone, emptied (for rows inserted behind its back with SQL)."""
+    await _sql_reset(pg_database)
+    log = SqlAuditLog(pg_database)
+    yield log
+    await log.close()
+
+
+async def test_verify_detects_a_row_inserted_into_a_segment(pg_log, pg_database):
+    stored = [await pg_log.append(event(at=T0 + timedelta(seconds=i))) for i in range(4)]
     # A forged event carrying a plausible link: the next seq, linked to the real tail, but its
     # hash made up (whoever forges it can't make verify accept it without recomputing the hash).
-    await _insert_row(harness.database, stored[-1], seq=stored[-1].seq + 1, prev_hash=stored[-1].hash, digest="f" * 64)
-    result = await harness.log.verify()
+    await _insert_row(pg_database, stored[-1], seq=stored[-1].seq + 1, prev_hash=stored[-1].hash, digest="f" * 64)
+    result = await pg_log.verify()
     assert (result.ok, result.checked) == (False, 4) and "altered" in result.reason
 
     # A well-hashed event in the middle of a segment needs a seq already taken: refused outright.
     with pytest.raises(DBAPIError, match="ux_audit_events_segment_seq"):
-        await _insert_row(harness.database, stored[1], seq=2, prev_hash=stored[0].hash, digest=stored[1].hash)
+        await _insert_row(pg_database, stored[1], seq=2, prev_hash=stored[0].hash, digest=stored[1].hash)
 
 
-async def test_verify_detects_rows_of_a_segment_that_was_never_registered(harness):
-    await harness.log.append(event())
-    if harness.kind != "postgres":
-        pytest.skip("inserting behind the store's back is written for PostgreSQL")
+async def test_verify_detects_rows_of_a_segment_that_was_never_registered(pg_log, pg_database):
+    await pg_log.append(event())
     forged_segment = 10**9
     forged = event(reason="forged")
     prev = segment_genesis(forged_segment)
     digest = segment_hash(prev, forged_segment, 1, event_values(forged))
-    await _insert_row(harness.database, forged, seq=1, prev_hash=prev, digest=digest, segment_id=forged_segment)
-    result = await harness.log.verify()
+    await _insert_row(pg_database, forged, seq=1, prev_hash=prev, digest=digest, segment_id=forged_segment)
+    result = await pg_log.verify()
     assert not result.ok and "never registered" in result.reason
 
 
