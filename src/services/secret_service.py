@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,14 +23,18 @@ from domain.secrets import (
     validate_custom_key,
     validate_custom_type,
     validate_description,
+    validate_filter,
     validate_tags,
     validate_value,
+    validate_version,
 )
 from domain.values import Principal, SecretValue
 
 # When the caller did not ask for check-and-set, a lost race is retried: Vault still refuses a
 # blind overwrite, we just read the new current version and write on top of it.
-_UNCONDITIONAL_WRITE_ATTEMPTS = 8
+# Every round of a race has a winner, so N concurrent plain writers need at most N rounds.
+_UNCONDITIONAL_WRITE_ATTEMPTS = 64
+_RETRY_SPREAD_SECONDS = 0.002
 
 
 def utc_now() -> datetime:
@@ -133,24 +139,68 @@ class SecretService:
         locator = locate(principal.user_id, key)
 
         vault = await self._vaults.for_principal(principal)
-        async with self._changing(locator):
-            metadata, written, previous = await self._write_value(vault, locator, value, cas=cas)
-            await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
-            metadata = replace(
+
+        def amend(metadata: SecretMetadata) -> SecretMetadata:
+            return replace(
                 metadata,
                 secret_type=secret_type or metadata.secret_type,
                 tags=tags if tags is not None else metadata.tags,
                 description=description if description is not None else metadata.description,
             )
-            await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+
+        written, previous, _ = await self._write_whole(
+            principal, vault, locator, {locator.value_field: value}, amend=amend, cas=cas
+        )
         return StoredVersion(key=key, version=written, previous_version=previous)
 
-    async def _write_value(
-        self, vault: SecretVault, locator: SecretLocator, value: SecretValue, *, cas: int | None
-    ) -> tuple[SecretMetadata, int, int]:
-        """Write a new version with check-and-set. Returns (metadata to keep, new, previous version)."""
-        return await self._write_data(vault, locator, {locator.value_field: value}, cas=cas)
+    async def _write_whole(
+        self,
+        principal: Principal,
+        vault: SecretVault,
+        locator: SecretLocator,
+        data: Mapping[str, SecretValue],
+        *,
+        amend: Callable[[SecretMetadata], SecretMetadata] | None,
+        cas: int | None,
+    ) -> tuple[int, int, SecretMetadata]:
+        """Metadata, then the value, then the index; a failed step undoes the ones before it.
+
+        Everything was validated before this is called. The order keeps a failure invisible:
+        metadata on a path with no version is not a secret anyone can read or list; a value
+        write that fails puts the previous metadata back; an index write that fails after a
+        first version soft-deletes that version, so no readable secret is missing from the list.
+        (A later version of an existing secret stays written: it is listed already, and the next
+        write brings its index row up to date.)
+        """
+        async with self._changing(locator):
+            current = await vault.read_metadata(locator.path)
+            current_version = current.current_version if current else 0
+            if cas is not None and cas != current_version:  # before any write, not after the metadata
+                raise VersionConflict(
+                    f"the secret is at version {current_version}, not {cas}", current_version=current_version
+                )
+            metadata = self._metadata_or_new(locator, current)
+            if amend is not None:
+                metadata = amend(metadata)
+            # Unchanged metadata is not written again: concurrent writers of a value alone then never
+            # touch it, so no lost race can put an older copy back.
+            changed = current is None or metadata.to_vault() != dict(current.custom)
+            if changed:
+                await vault.set_custom_metadata(locator.path, metadata.to_vault())
+            try:
+                _, written, previous = await self._write_data(vault, locator, data, cas=cas)
+            except BaseException:
+                if changed:
+                    await _quietly(vault.set_custom_metadata(locator.path, dict(current.custom) if current else {}))
+                raise
+            try:
+                await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
+                await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+            except BaseException:
+                if previous == 0 or (current is not None and not current.is_live):
+                    await _quietly(vault.soft_delete(locator.path))
+                raise
+        return written, previous, metadata
 
     async def _write_data(
         self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None
@@ -168,7 +218,12 @@ class SecretService:
                 entry = await vault.write(locator.path, data, cas=expected)
             except VersionConflict as conflict:
                 if attempt + 1 >= attempts:
-                    raise VersionConflict(str(conflict), current_version=None) from None
+                    latest = await vault.read_metadata(locator.path)
+                    raise VersionConflict(
+                        str(conflict), current_version=latest.current_version if latest else None
+                    ) from None
+                # Spread the retries of writers that lost the same race, so one of them wins each round.
+                await asyncio.sleep(random.uniform(0, _RETRY_SPREAD_SECONDS * (attempt + 1)))
                 continue
             return self._metadata_or_new(locator, current), entry.version, current_version
         raise AssertionError("unreachable")
@@ -203,6 +258,7 @@ class SecretService:
         return sum(1 for v in metadata.versions if not v.destroyed)
 
     async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
+        validate_version(to_version, field="to_version")
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
         old = await vault.read(locator.path, version=to_version)
@@ -235,13 +291,7 @@ class SecretService:
             if value.byte_length() > 64 * 1024:
                 validate_value(value)
         vault = await self._vaults.for_principal(principal)
-        async with self._changing(locator):
-            metadata, written, previous = await self._write_data(vault, locator, data, cas=cas)
-            await self._users.ensure(principal.user_id)
-            if amend is not None:
-                metadata = amend(metadata)
-            await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+        written, previous, metadata = await self._write_whole(principal, vault, locator, data, amend=amend, cas=cas)
         return StoredVersion(key=key, version=written, previous_version=previous), metadata
 
     async def amend_metadata(
@@ -317,6 +367,7 @@ class SecretService:
         return self._view(locator, snapshot)
 
     async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
+        validate_version(version)
         locator = locate(principal.user_id, key)
         return self._view(locator, await self._read_vault(principal, locator, version=version))
 
@@ -373,14 +424,22 @@ class SecretService:
         tags: Sequence[str] = (),
         query: str | None = None,
     ) -> list[SecretRecord]:
-        return await self._index.list(principal.user_id, secret_type=secret_type, tags=tags, query=query)
+        return await self._index.list(principal.user_id, **_checked_filters(secret_type, tags, query))
 
     # -- admins: metadata and revocation, never values ------------------------------------------
 
-    async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
+    async def list_for_owner(
+        self,
+        admin: Principal,
+        owner_id: str,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> list[SecretRecord]:
         _require_admin(admin)
         locate(owner_id, "github")  # validates the owner id before it reaches any query
-        return await self._index.list(owner_id, **filters)
+        return await self._index.list(owner_id, **_checked_filters(secret_type, tags, query))
 
     async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
         """Soft-delete another user's secret, forcing them to configure it again."""
@@ -398,6 +457,21 @@ class SecretService:
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata
+
+
+def _checked_filters(secret_type: str | None, tags: Sequence[str], query: str | None) -> dict:
+    """List filters as the index may receive them: bounded and printable, else `InvalidInput`."""
+    return {
+        "secret_type": validate_filter(secret_type, field="type"),
+        "tags": [validate_filter(tag, field="tag") or "" for tag in tags],
+        "query": validate_filter(query, field="q"),
+    }
+
+
+async def _quietly(undo: Awaitable[None]) -> None:
+    """Run a compensating step; its own failure must not hide the error that made it necessary."""
+    with contextlib.suppress(Exception):  # the caller re-raises the original error
+        await undo
 
 
 def _require_admin(principal: Principal) -> None:

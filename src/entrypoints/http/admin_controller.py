@@ -8,16 +8,23 @@ from litestar import Controller, delete, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from domain.values import Principal
+from domain.values import MAX_IDENTIFIER_LENGTH, USER_ID_PATTERN, Principal
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
-from entrypoints.http.secrets_controller import summaries
+from entrypoints.http.secrets_controller import Key, summaries
 from services.secret_service import SecretService
 
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
-UserId = Annotated[str, PathParameter(description="the user whose secrets to manage", max_length=128)]
-Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
+UserId = Annotated[
+    str,
+    PathParameter(
+        description="the user whose secrets to manage",
+        min_length=1,
+        max_length=MAX_IDENTIFIER_LENGTH,
+        pattern=USER_ID_PATTERN,
+    ),
+]
 
 
 class AdminSecretsController(Controller):

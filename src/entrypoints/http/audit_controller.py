@@ -125,15 +125,26 @@ def _parse(raw: str, name: str) -> datetime | date:
         raise InvalidInput(f"{name} must be an ISO date or date-time", field=name) from None
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def _out_of_range(name: str) -> InvalidInput:
+    # The first and last days of the calendar have no UTC instant on one side (a +14:00 offset on
+    # 0001-01-01, the day after 9999-12-31): the caller's input, so a 422 and never an overflow.
+    return InvalidInput(f"{name} is outside the dates the trail can be queried by", field=name)
+
+
+def _as_utc(moment: datetime, name: str) -> datetime:
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(name) from None
 
 
 def _start(raw: str | None) -> datetime | None:
     if raw is None:
         return None
     parsed = _parse(raw, "start_date")
-    return _as_utc(parsed) if isinstance(parsed, datetime) else datetime.combine(parsed, time.min, UTC)
+    if isinstance(parsed, datetime):
+        return _as_utc(parsed, "start_date")
+    return datetime.combine(parsed, time.min, UTC)
 
 
 def _end(raw: str | None) -> datetime | None:
@@ -142,5 +153,8 @@ def _end(raw: str | None) -> datetime | None:
         return None
     parsed = _parse(raw, "end_date")
     if isinstance(parsed, datetime):
-        return _as_utc(parsed)
-    return datetime.combine(parsed + timedelta(days=1), time.min, UTC)
+        return _as_utc(parsed, "end_date")
+    try:
+        return datetime.combine(parsed + timedelta(days=1), time.min, UTC)
+    except OverflowError:
+        raise _out_of_range("end_date") from None

@@ -20,6 +20,10 @@ PROBLEM_RESPONSES = {
     409: _problem("Check-and-set conflict: the secret changed meanwhile"),
     410: _problem("The version was deleted"),
     413: _problem("The body or the secret value is too large"),
+    415: _problem("The body is not application/json"),
     422: _problem("A key, tag, type or value breaks the rules"),
+    429: _problem("Too many requests; retry after Retry-After seconds"),
+    431: _problem("The request headers are too large"),
+    500: _problem("The service failed unexpectedly (logged, never with the request's values)"),
     503: _problem("Vault or the database is unavailable; retry after Retry-After seconds"),
 }

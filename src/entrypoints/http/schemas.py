@@ -8,7 +8,9 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-Version = Annotated[int, Meta(ge=1, description="a version number, starting at 1")]
+from domain.secrets import MAX_VERSION
+
+Version = Annotated[int, Meta(ge=1, le=MAX_VERSION, description="a version number, starting at 1")]
 
 
 class ProblemDetail(msgspec.Struct, omit_defaults=True):
@@ -32,7 +34,7 @@ class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):
     tags: list[str] | None = None
     type: str | None = None
     description: str | None = None
-    cas: Annotated[int, Meta(ge=0)] | None = None
+    cas: Annotated[int, Meta(ge=0, le=MAX_VERSION)] | None = None
 
 
 class SecretStored(msgspec.Struct):

@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
-from domain.secrets import SecretMetadata, SecretRecord
-from domain.values import Principal, SecretValue
+from domain.secrets import MAX_FILTER_LENGTH, MAX_VERSION, SecretMetadata, SecretRecord
+from domain.values import MAX_IDENTIFIER_LENGTH, SECRET_KEY_PATTERN, Principal, SecretValue
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.secret_service import UNSET as SERVICE_UNSET
@@ -20,8 +20,16 @@ from services.secret_service import SecretService
 # Set on a read served from cache while Vault is unreachable: the value's age in seconds.
 STALE_HEADER = "X-Secrets-Stale"
 
-Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
-Version = Annotated[int, PathParameter(description="a version number")]
+Key = Annotated[
+    str,
+    PathParameter(
+        description="the secret's key: letters, digits, '_', '.', '-'; no '..'",
+        min_length=1,
+        max_length=MAX_IDENTIFIER_LENGTH,
+        pattern=SECRET_KEY_PATTERN,
+    ),
+]
+Version = Annotated[int, PathParameter(description="a version number", ge=1, le=MAX_VERSION)]
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
 
@@ -52,9 +60,13 @@ class SecretsController(Controller):
         self,
         principal: Caller,
         secret_service: Secrets,
-        secret_type: Annotated[str | None, QueryParameter(name="type", description="exact type")] = None,
+        secret_type: Annotated[
+            str | None, QueryParameter(name="type", description="exact type", max_length=MAX_FILTER_LENGTH)
+        ] = None,
         tag: Annotated[list[str] | None, QueryParameter(description="repeatable; all must match")] = None,
-        q: Annotated[str | None, QueryParameter(description="substring of the key", max_length=128)] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="substring of the key", max_length=MAX_FILTER_LENGTH)
+        ] = None,
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
         return summaries(records)

@@ -1,0 +1,116 @@
+"""Schemathesis with every check over the served instance's own `/schema/openapi.json`.
+
+A bounded pass with a fixed seed runs in every `make test`; `make fuzz` runs the same with a larger
+budget (FUZZ_MAX_EXAMPLES, FUZZ_SEED). The instance runs on the session's real OpenBao and
+PostgreSQL, with the local Railway/GitHub wire fakes as its providers, and the calls carry a valid
+bearer token so that they reach the handlers rather than stopping at 401.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.providers import FakeGitHub, FakeRailway
+from tests.support.served import serve
+
+pytestmark = pytest.mark.e2e
+
+SEED = int(os.environ.get("FUZZ_SEED", "20261204"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "40"))
+MIN_CALLS = int(os.environ.get("FUZZ_MIN_CALLS", "1000"))
+
+
+@pytest.fixture(scope="module")
+def fuzz_instance(openbao, pg_url, signing_keys, tmp_path_factory):
+    with FakeRailway() as railway, FakeGitHub() as github, serve(
+        vault_addr=openbao.addr,
+        vault_token=openbao.root_token,
+        database_url=pg_url,
+        signing_keys=signing_keys,
+        log_dir=tmp_path_factory.mktemp("fuzz"),
+        extra_env={
+            "RAILWAY_API_URL": railway.endpoint,
+            "GITHUB_API_URL": github.api_url,
+            # The fuzzer calls the provider routes far more often than a person would.
+            "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
+            "RATE_LIMIT_FAILED_AUTH": "100000/minute",
+        },
+    ) as instance:
+        yield instance
+
+
+def run_schemathesis(instance, report_dir: Path, *, max_examples: int, seed: int) -> dict:
+    """One schemathesis run; returns its JSON report (calls made, failures by check)."""
+    token = instance.token("fuzz-user")
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{instance.url}/schema/openapi.json",
+        "--checks",
+        "all",
+        "--seed",
+        str(seed),
+        "--max-examples",
+        str(max_examples),
+        "--workers",
+        "2",
+        "--no-shrink",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(report_dir),
+        "--request-timeout",
+        "20",
+        "--suppress-health-check",
+        "all",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    (report_dir / "stdout.txt").write_text(done.stdout + done.stderr)
+    return summarise(report_dir, done)
+
+
+def summarise(report_dir: Path, done: subprocess.CompletedProcess) -> dict:
+    calls = 0
+    server_errors = 0
+    failures: dict[str, int] = {}
+    for path in report_dir.glob("*.ndjson"):
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            scenario = event.get("ScenarioFinished")
+            if not scenario:
+                continue
+            for case in (scenario.get("recorder") or {}).get("cases", {}).values():
+                del case
+            for interaction in (scenario.get("recorder") or {}).get("interactions", {}).values():
+                calls += 1
+                response = interaction.get("response") or {}
+                if response.get("status_code", 0) >= 500:
+                    server_errors += 1
+            for checks in (scenario.get("recorder") or {}).get("checks", {}).values():
+                for check in checks:
+                    if check.get("status") == "FAILURE":
+                        failures[check["name"]] = failures.get(check["name"], 0) + 1
+    return {
+        "calls": calls,
+        "server_errors": server_errors,
+        "failures": failures,
+        "exit_code": done.returncode,
+        "output_tail": (done.stdout + done.stderr)[-6000:],
+    }
+
+
+def test_schemathesis_finds_no_server_error_and_no_check_failure(fuzz_instance, tmp_path):
+    report = run_schemathesis(fuzz_instance, tmp_path, max_examples=MAX_EXAMPLES, seed=SEED)
+    print(json.dumps({k: v for k, v in report.items() if k != "output_tail"}))
+    assert report["calls"] >= MIN_CALLS, report["output_tail"]
+    assert report["server_errors"] == 0, report["output_tail"]
+    assert report["failures"] == {}, report["output_tail"]
+    assert report["exit_code"] == 0, report["output_tail"]
