@@ -182,3 +182,30 @@ async def test_html_gets_a_strict_content_security_policy(client):
 async def test_a_megabyte_authorization_header_is_a_431(client):
     answer = await client.get("/api/v1/secrets", headers={"Authorization": "Bearer " + "a" * (1024 * 1024)})
     _problem(answer, 431)
+
+
+# -- admins have a namespace of their own -----------------------------------------------------
+
+
+async def test_an_admin_stores_reads_versions_and_rolls_back_their_own_secret(client, token_for, user):
+    admin = {"Authorization": f"Bearer {token_for(user, admin=True)}"}
+    assert (await client.post("/api/v1/secrets", json={"key": "own", "value": "a1"}, headers=admin)).status_code == 201
+    assert (await client.post("/api/v1/secrets", json={"key": "own", "value": "a2"}, headers=admin)).status_code == 201
+    assert (await client.get("/api/v1/secrets/own", headers=admin)).json()["value"] == "a2"
+    assert (await client.get("/api/v1/secrets/own/versions", headers=admin)).json()["current_version"] == 2
+    rolled = await client.post("/api/v1/secrets/own/rollback", json={"to_version": 1}, headers=admin)
+    assert rolled.status_code == 201, rolled.text
+    assert (await client.get("/api/v1/secrets/own", headers=admin)).json()["value"] == "a1"
+    patched = await client.patch("/api/v1/secrets/own/metadata", json={"tags": ["x"]}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert (await client.delete("/api/v1/secrets/own", headers=admin)).status_code == 200
+
+
+async def test_an_admin_still_gets_no_other_users_value(client, token_for, user, auth):
+    assert (await client.post("/api/v1/secrets", json={"key": "theirs", "value": "v"}, headers=auth)).status_code == 201
+    admin = {"Authorization": f"Bearer {token_for(f'{user}_adm', admin=True)}"}
+    # The admin's reads resolve to the admin's own subtree: the user's secret is not there.
+    assert (await client.get("/api/v1/secrets/theirs", headers=admin)).status_code == 404
+    listed = await client.get(f"/api/v1/admin/users/{user}/secrets", headers=admin)
+    assert listed.status_code == 200 and "value" not in listed.text
+    assert [s["key"] for s in listed.json()["secrets"]] == ["theirs"]
