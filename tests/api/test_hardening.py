@@ -209,3 +209,49 @@ async def test_an_admin_still_gets_no_other_users_value(client, token_for, user,
     listed = await client.get(f"/api/v1/admin/users/{user}/secrets", headers=admin)
     assert listed.status_code == 200 and "value" not in listed.text
     assert [s["key"] for s in listed.json()["secrets"]] == ["theirs"]
+
+
+# -- Docker registry keys through the generic operations --------------------------------------
+
+DOCKER = "/api/v1/secrets/docker"
+
+
+async def test_docker_keys_have_versions_rollback_and_metadata(client, auth):
+    for password in ("p1", "p2"):
+        stored = await client.post(
+            DOCKER, json={"registry": "ghcr.io", "username": "u", "password": password}, headers=auth
+        )
+        assert stored.status_code == 201, stored.text
+    history = await client.get(f"{DOCKER}/ghcr.io/versions", headers=auth)
+    assert history.status_code == 200, history.text
+    assert history.json()["key"] == "docker/ghcr.io" and history.json()["current_version"] == 2
+    first = await client.get(f"{DOCKER}/ghcr.io/versions/1", headers=auth)
+    assert first.status_code == 200 and first.json()["value"] == "p1", first.text
+    rolled = await client.post(f"{DOCKER}/ghcr.io/rollback", json={"to_version": 1}, headers=auth)
+    assert rolled.status_code == 201 and rolled.json()["new_version"] == 3, rolled.text
+    exported = await client.get(f"{DOCKER}/ghcr.io/credentials?format=railway", headers=auth)
+    assert exported.json() == {"username": "u", "password": "p1"}
+    metadata = await client.get(f"{DOCKER}/ghcr.io/metadata", headers=auth)
+    assert metadata.status_code == 200 and metadata.json()["type"] == "docker_credentials"
+    patched = await client.patch(f"{DOCKER}/ghcr.io/metadata", json={"tags": ["ci"]}, headers=auth)
+    assert patched.status_code == 200 and patched.json()["tags"] == ["ci"], patched.text
+    listed = {s["key"]: s["tags"] for s in (await client.get("/api/v1/secrets", headers=auth)).json()["secrets"]}
+    assert listed == {"docker/ghcr.io": ["ci"]}
+    # A registry name spelled another way is the same key.
+    assert (await client.get(f"{DOCKER}/GHCR.io/versions", headers=auth)).json()["current_version"] == 3
+
+
+async def test_docker_generic_routes_keep_users_apart(client, auth, token_for, user):
+    stored = await client.post(DOCKER, json={"registry": "ghcr.io", "username": "u", "password": "p"}, headers=auth)
+    assert stored.status_code == 201
+    bob = {"Authorization": f"Bearer {token_for(user + '_bob')}"}
+    for method, path, body in [
+        ("GET", f"{DOCKER}/ghcr.io/versions", None),
+        ("GET", f"{DOCKER}/ghcr.io/versions/1", None),
+        ("GET", f"{DOCKER}/ghcr.io/metadata", None),
+        ("PATCH", f"{DOCKER}/ghcr.io/metadata", {"tags": ["x"]}),
+        ("POST", f"{DOCKER}/ghcr.io/rollback", {"to_version": 1}),
+    ]:
+        answer = await client.request(method, path, json=body, headers=bob)
+        assert answer.status_code == 404, (method, path, answer.text)
+    assert (await client.get(f"{DOCKER}/ghcr.io/versions", headers=auth)).json()["current_version"] == 1

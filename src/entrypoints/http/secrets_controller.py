@@ -102,33 +102,13 @@ class SecretsController(Controller):
 
     @get("/{key:str}/versions", summary="A secret's version history, newest first", responses=PROBLEM_RESPONSES)
     async def versions(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.VersionList:
-        history = await secret_service.versions(principal, key)
-        return schemas.VersionList(
-            key=history.key,
-            current_version=history.current_version,
-            versions=[
-                schemas.VersionSummary(
-                    version=v.version,
-                    created_at=v.created_at,
-                    current=v.version == history.current_version,
-                    deleted=v.deleted_at is not None,
-                    destroyed=v.destroyed,
-                    deleted_at=v.deleted_at,
-                )
-                for v in history.versions
-            ],
-        )
+        return await version_list(secret_service, principal, key)
 
     @get("/{key:str}/versions/{version:int}", summary="Read one version's value", responses=PROBLEM_RESPONSES)
     async def read_version(
         self, key: Key, version: Version, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretVersionRead:
-        if version < 1:
-            raise InvalidInput("versions start at 1", field="version")
-        view = await secret_service.get_version(principal, key, version)
-        return schemas.SecretVersionRead(
-            key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
-        )
+        return await version_read(secret_service, principal, key, version)
 
     @post(
         "/{key:str}/rollback",
@@ -139,8 +119,7 @@ class SecretsController(Controller):
     async def rollback(
         self, key: Key, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.RollbackDone:
-        done = await secret_service.rollback(principal, key, to_version=data.to_version)
-        return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
+        return await rollback_to(secret_service, principal, key, data)
 
     @get(
         "/{key:str}/metadata",
@@ -148,10 +127,7 @@ class SecretsController(Controller):
         responses=PROBLEM_RESPONSES,
     )
     async def read_metadata(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretMetadataRead:
-        metadata, vault_metadata = await secret_service.get_metadata(principal, key)
-        return _metadata_read(
-            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
-        )
+        return await metadata_read(secret_service, principal, key)
 
     @patch(
         "/{key:str}/metadata",
@@ -161,16 +137,70 @@ class SecretsController(Controller):
     async def update_metadata(
         self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
-        metadata, vault_metadata = await secret_service.update_metadata(
-            principal,
-            key,
-            tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
-            secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
-            description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
-        )
-        return _metadata_read(
-            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
-        )
+        return await metadata_update(secret_service, principal, key, data)
+
+
+# What the generic routes do for a key, shared with the routes that take a key in another form
+# (`/api/v1/secrets/docker/{registry}/...` for the key `docker/{registry}`).
+
+
+async def version_list(secret_service: SecretService, principal: Principal, key: str) -> schemas.VersionList:
+    history = await secret_service.versions(principal, key)
+    return schemas.VersionList(
+        key=history.key,
+        current_version=history.current_version,
+        versions=[
+            schemas.VersionSummary(
+                version=v.version,
+                created_at=v.created_at,
+                current=v.version == history.current_version,
+                deleted=v.deleted_at is not None,
+                destroyed=v.destroyed,
+                deleted_at=v.deleted_at,
+            )
+            for v in history.versions
+        ],
+    )
+
+
+async def version_read(
+    secret_service: SecretService, principal: Principal, key: str, version: int
+) -> schemas.SecretVersionRead:
+    if version < 1:
+        raise InvalidInput("versions start at 1", field="version")
+    view = await secret_service.get_version(principal, key, version)
+    return schemas.SecretVersionRead(
+        key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
+    )
+
+
+async def rollback_to(
+    secret_service: SecretService, principal: Principal, key: str, data: schemas.RollbackCreate
+) -> schemas.RollbackDone:
+    done = await secret_service.rollback(principal, key, to_version=data.to_version)
+    return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
+
+
+async def metadata_read(secret_service: SecretService, principal: Principal, key: str) -> schemas.SecretMetadataRead:
+    metadata, vault_metadata = await secret_service.get_metadata(principal, key)
+    return _metadata_read(
+        metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+    )
+
+
+async def metadata_update(
+    secret_service: SecretService, principal: Principal, key: str, data: schemas.SecretMetadataUpdate
+) -> schemas.SecretMetadataRead:
+    metadata, vault_metadata = await secret_service.update_metadata(
+        principal,
+        key,
+        tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
+        secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
+        description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
+    )
+    return _metadata_read(
+        metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+    )
 
 
 def _metadata_read(
