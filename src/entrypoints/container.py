@@ -18,6 +18,7 @@ from adapters.db.health import database_health
 from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
+from adapters.ratelimit.windows import InMemoryWindows, RedisWindows
 from adapters.telemetry.metrics import track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
@@ -36,6 +37,7 @@ from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
 from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
+from domain.rate_limits import RateLimits, WindowCounter
 from domain.values import SecretValue
 from entrypoints.settings import Settings
 from services.audit_service import AuditService
@@ -69,9 +71,12 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    rate_limits: RateLimits
 
     async def close(self) -> None:
         await self.http.aclose()
+        if isinstance(self.rate_limits.counter, RedisWindows):
+            await self.rate_limits.counter.close()
         if isinstance(self.cache, RedisSecretCache):
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
@@ -219,7 +224,17 @@ async def build_container(settings: Settings) -> Container:
         providers=build_provider_services(
             settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
         ),
+        rate_limits=build_rate_limits(settings),
     )
+
+
+def build_rate_limits(settings: Settings) -> RateLimits:
+    """Shared through Redis across workers and instances; per process without REDIS_URL."""
+    limits = settings.rate_limits
+    counter: WindowCounter = (
+        RedisWindows(settings.redis.url, key_prefix=limits.key_prefix) if settings.redis.url else InMemoryWindows()
+    )
+    return RateLimits(counter, provider_calls=limits.provider_calls, failed_auth=limits.failed_auth)
 
 
 async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:

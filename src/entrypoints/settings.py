@@ -7,6 +7,8 @@ from pathlib import Path
 
 import msgspec
 
+from domain.rate_limits import Limit
+
 DEFAULT_MOUNT = "mirage"
 
 
@@ -97,6 +99,14 @@ class ProviderSettings(msgspec.Struct, frozen=True):
     __str__ = __repr__
 
 
+class RateLimitSettings(msgspec.Struct, frozen=True):
+    """Per-user provider calls and per-address failed logins; counted in Redis when REDIS_URL is set."""
+
+    provider_calls: Limit = Limit(10, 60)
+    failed_auth: Limit = Limit(20, 60)
+    key_prefix: str = "mirage:ratelimit:"
+
+
 class Settings(msgspec.Struct, frozen=True):
     vault: VaultSettings
     database: DatabaseSettings
@@ -106,6 +116,7 @@ class Settings(msgspec.Struct, frozen=True):
     server: ServerSettings
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
 
 
 def _without_password(url: str) -> str:
@@ -263,6 +274,30 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
     )
 
 
+_WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def _limit(env: Mapping[str, str], name: str, default: Limit) -> Limit:
+    """`N/second`, `N/minute` or `N/hour` (e.g. `10/minute`)."""
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    count, _, unit = raw.partition("/")
+    count, unit = count.strip(), unit.strip().lower()
+    if not (count.isascii() and count.isdigit()) or int(count) < 1 or unit not in _WINDOW_UNITS:
+        raise SettingsError(f"{name} must look like 10/minute (per second, minute or hour), not {raw!r}")
+    return Limit(int(count), _WINDOW_UNITS[unit])
+
+
+def load_rate_limit_settings(env: Mapping[str, str]) -> RateLimitSettings:
+    defaults = RateLimitSettings()
+    return RateLimitSettings(
+        provider_calls=_limit(env, "RATE_LIMIT_PROVIDER_CALLS", defaults.provider_calls),
+        failed_auth=_limit(env, "RATE_LIMIT_FAILED_AUTH", defaults.failed_auth),
+        key_prefix=_optional(env, "RATE_LIMIT_KEY_PREFIX") or defaults.key_prefix,
+    )
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(
@@ -274,4 +309,5 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         server=load_server_settings(env),
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
+        rate_limits=load_rate_limit_settings(env),
     )

@@ -19,7 +19,7 @@ from entrypoints.http.dependencies import provide_audit_service, provide_princip
 from entrypoints.http.docker_controller import DockerController
 from entrypoints.http.environment_secrets_controller import EnvironmentSecretsController
 from entrypoints.http.github_controller import GitHubController
-from entrypoints.http.guards import header_size_limit, security_headers, strict_json_body
+from entrypoints.http.guards import before_handler, header_size_limit, security_headers
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.migration_controller import MigrationStatusController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
@@ -67,7 +67,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             "audit_service": Provide(provide_audit_service, sync_to_thread=False),
         },
         middleware=[header_size_limit, request_context_middleware, request_metrics_config().middleware],
-        before_request=strict_json_body,
+        before_request=before_handler,
         before_send=[security_headers],
         plugins=[opentelemetry_plugin()] if tracing_configured() else [],
         logging_config=None,  # logging is configured once, by the entrypoint (redacting JSON)

@@ -14,6 +14,7 @@ from domain.values import SecretValue
 from entrypoints.http import provider_schemas as s
 from entrypoints.http import schemas
 from entrypoints.http import secrets_controller as generic
+from entrypoints.http.guards import PROVIDER_CALLS
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
     RESPONSES,
@@ -82,6 +83,7 @@ class DockerController(Controller):
         status_code=200,
         summary="Log in to the registry the way `docker login` does",
         responses=RESPONSES,
+        opt=PROVIDER_CALLS,
     )
     async def test(self, registry: Registry, principal: Caller, providers: Providers) -> s.DockerTestRead:
         result = await providers.docker.test(principal, registry)

@@ -19,6 +19,8 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.http.dependencies import provide_principal
+
 # A bearer token is ~1 KiB; browsers send a few KiB of headers. 16 KiB is room for both, and
 # uvicorn's own h11 limit is of the same size (httptools has none).
 MAX_HEADER_BYTES = 16 * 1024
@@ -36,6 +38,17 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 SCHEMA_PATH = "/schema"
+
+
+PROVIDER_CALLS = {"rate_limit": "provider_calls"}  # `opt` of the routes that call a provider
+
+
+async def before_handler(request: Request) -> None:
+    """`before_request`: a strict body, then the provider-call budget of routes that spend one."""
+    await strict_json_body(request)
+    if request.route_handler.opt.get("rate_limit") == "provider_calls":
+        principal = await provide_principal(request)
+        await request.app.state.container.rate_limits.spend_provider_call(principal.user_id)
 
 
 async def strict_json_body(request: Request) -> None:

@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from adapters.telemetry.metrics import record_auth_failure
 from domain import credentials, errors, providers
 from domain.audit import AuditUnavailable
+from domain.rate_limits import RateLimited
 from entrypoints.http.schemas import ProblemDetail
 
 log = logging.getLogger("mirage.http")
@@ -34,6 +35,7 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.VaultUnavailable, 503, "vault-unavailable"),
     (errors.StorageUnavailable, 503, "storage-unavailable"),
     (AuditUnavailable, 503, "audit-unavailable"),
+    (RateLimited, 429, "rate-limited"),
     (providers.ProviderRejected, 422, "provider-rejected"),
     (providers.ProviderRateLimited, 429, "provider-rate-limited"),
     (providers.ProviderUnavailable, 503, "provider-unavailable"),
