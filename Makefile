@@ -1,5 +1,5 @@
 # Everything runs from the project venv; `make install` creates it.
-.PHONY: install run test lint bench clean clean-data
+.PHONY: install run test fuzz lint bench clean clean-data
 
 install:
 	bash infra/scripts/bootstrap.sh
@@ -13,6 +13,12 @@ test: install
 	bash infra/scripts/ensure-services.sh
 	.venv/bin/lint-imports
 	.venv/bin/pytest -q
+
+# `make test` runs a bounded schemathesis pass (tests/e2e/test_fuzz.py, fixed seed); this is the
+# longer one. FUZZ_SEED picks another seed, FUZZ_MAX_EXAMPLES the cases per operation.
+fuzz: install
+	bash infra/scripts/ensure-services.sh
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} FUZZ_MIN_CALLS=5000 .venv/bin/pytest -q -s tests/e2e/test_fuzz.py
 
 lint: install
 	.venv/bin/lint-imports

@@ -163,44 +163,61 @@ class SecretService:
         amend: Callable[[SecretMetadata], SecretMetadata] | None,
         cas: int | None,
     ) -> tuple[int, int, SecretMetadata]:
-        """Metadata, then the value, then the index; a failed step undoes the ones before it.
+        """Value, metadata and index row, ordered and undone so that a failure leaves nothing visible.
 
-        Everything was validated before this is called. The order keeps a failure invisible:
-        metadata on a path with no version is not a secret anyone can read or list; a value
-        write that fails puts the previous metadata back; an index write that fails after a
-        first version soft-deletes that version, so no readable secret is missing from the list.
-        (A later version of an existing secret stays written: it is listed already, and the next
-        write brings its index row up to date.)
+        Everything was validated before this is called.
+        - A new path: the value first (Vault records the create), then its metadata and index
+          row; if either fails, the new version is soft-deleted, so no readable secret is
+          missing from the list.
+        - An existing path: changed metadata first, then the value; a failed value write puts the
+          previous metadata back, and a failed index write after a first live version (a revived
+          secret) soft-deletes it. A later version of a listed secret stays written: it is listed
+          already, and the next write brings its index row up to date.
         """
         async with self._changing(locator):
             current = await vault.read_metadata(locator.path)
             current_version = current.current_version if current else 0
-            if cas is not None and cas != current_version:  # before any write, not after the metadata
+            if cas is not None and cas != current_version:  # before any write
                 raise VersionConflict(
                     f"the secret is at version {current_version}, not {cas}", current_version=current_version
                 )
             metadata = self._metadata_or_new(locator, current)
             if amend is not None:
                 metadata = amend(metadata)
+            if current is None:
+                _, written, previous = await self._write_data(vault, locator, data, cas=cas)
+                try:
+                    await vault.set_custom_metadata(locator.path, metadata.to_vault())
+                    await self._record(principal, locator, metadata, written)
+                except BaseException:
+                    await _quietly(vault.soft_delete(locator.path))
+                    raise
+                return written, previous, metadata
             # Unchanged metadata is not written again: concurrent writers of a value alone then never
             # touch it, so no lost race can put an older copy back.
-            changed = current is None or metadata.to_vault() != dict(current.custom)
+            changed = metadata.to_vault() != dict(current.custom)
             if changed:
                 await vault.set_custom_metadata(locator.path, metadata.to_vault())
             try:
                 _, written, previous = await self._write_data(vault, locator, data, cas=cas)
             except BaseException:
                 if changed:
-                    await _quietly(vault.set_custom_metadata(locator.path, dict(current.custom) if current else {}))
+                    await _quietly(vault.set_custom_metadata(locator.path, dict(current.custom)))
                 raise
             try:
-                await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
-                await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+                await self._record(principal, locator, metadata, written)
             except BaseException:
-                if previous == 0 or (current is not None and not current.is_live):
+                if previous == 0 or not current.is_live:
                     await _quietly(vault.soft_delete(locator.path))
                 raise
         return written, previous, metadata
+
+    async def _record(
+        self, principal: Principal, locator: SecretLocator, metadata: SecretMetadata, version: int
+    ) -> None:
+        """The user row and the index row of a written version (after the write: a refused write leaves no trace)."""
+        await self._users.ensure(principal.user_id)
+        await self._index_upsert(locator, metadata, version=version, updated_at=self._clock())
 
     async def _write_data(
         self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None

@@ -8,7 +8,8 @@ from litestar import Controller, delete, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from domain.values import MAX_IDENTIFIER_LENGTH, USER_ID_PATTERN, Principal
+from domain.values import Principal
+from entrypoints.http import documented as rules
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from entrypoints.http.secrets_controller import Key, summaries
@@ -16,15 +17,7 @@ from services.secret_service import SecretService
 
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
-UserId = Annotated[
-    str,
-    PathParameter(
-        description="the user whose secrets to manage",
-        min_length=1,
-        max_length=MAX_IDENTIFIER_LENGTH,
-        pattern=USER_ID_PATTERN,
-    ),
-]
+UserId = Annotated[str, PathParameter(description="the user whose secrets to manage", schema_extra=rules.USER_ID)]
 
 
 class AdminSecretsController(Controller):

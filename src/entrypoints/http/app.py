@@ -22,6 +22,7 @@ from entrypoints.http.github_controller import GitHubController
 from entrypoints.http.guards import before_handler, header_size_limit, security_headers
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.migration_controller import MigrationStatusController
+from entrypoints.http.openapi import refine_openapi
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.railway_controller import RailwayController
 from entrypoints.http.request_context import request_context_middleware
@@ -46,7 +47,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             if owned:
                 await app.state.container.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -82,3 +83,5 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             path="/schema",
         ),
     )
+    refine_openapi(app)
+    return app

@@ -25,7 +25,9 @@ from entrypoints.http.provider_common import (
 from services.secret_service import SecretService
 
 Secrets = NamedDependency[SecretService]
-Version = Annotated[int, PathParameter(description="a version number", ge=1, le=MAX_VERSION)]
+Version = Annotated[
+    int, PathParameter(description="a version number", schema_extra={"minimum": 1, "maximum": MAX_VERSION})
+]
 
 
 def _key(registry: str) -> str:
@@ -74,7 +76,14 @@ class DockerController(Controller):
         registry: Registry,
         principal: Caller,
         providers: Providers,
-        fmt: Annotated[str, QueryParameter(name="format", description="railway or docker_config")] = "docker_config",
+        fmt: Annotated[
+            str,
+            QueryParameter(
+                name="format",
+                description="railway or docker_config",
+                schema_extra={"enum": ["railway", "docker_config"]},
+            ),
+        ] = "docker_config",
     ) -> dict[str, Any]:
         return dict(await providers.docker.export(principal, registry, fmt))
 
@@ -133,8 +142,9 @@ class DockerController(Controller):
     async def update_metadata(
         self,
         registry: Registry,
-        data: JSONBody[schemas.SecretMetadataUpdate],
+        data: JSONBody[schemas.ProviderMetadataUpdate],
         principal: Caller,
         secret_service: Secrets,
     ) -> schemas.SecretMetadataRead:
-        return await generic.metadata_update(secret_service, principal, _key(registry), data)
+        change = schemas.SecretMetadataUpdate(tags=data.tags, description=data.description)
+        return await generic.metadata_update(secret_service, principal, _key(registry), change)

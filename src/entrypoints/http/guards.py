@@ -101,6 +101,21 @@ def header_size_limit(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def _allowed_methods(scope: Scope) -> str | None:
+    """Every method of the route, as `Allow` must list them (RFC 9110).
+
+    Litestar's generated OPTIONS handler names only the methods of the first handler registered
+    for a path, so a path served by two controllers' handlers (GET and POST) lost one.
+    """
+    handler = scope.get("route_handler")
+    paths = getattr(handler, "paths", ())
+    methods: set[str] = set()
+    for route in scope["app"].routes:
+        if route.path in paths:
+            methods.update(getattr(route, "methods", ()))
+    return ", ".join(sorted(methods)) if methods else None
+
+
 async def _send_problem(send: Send, scope: Scope, status: int, title: str, detail: str) -> None:
     body = msgspec.json.encode(
         {
@@ -129,6 +144,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
+    if scope.get("method") == "OPTIONS" and "allow" in headers:
+        headers["Allow"] = _allowed_methods(scope) or headers["allow"]
     headers["X-Content-Type-Options"] = "nosniff"
     path: Any = scope.get("path", "")
     if path.startswith("/api/"):

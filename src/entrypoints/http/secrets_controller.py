@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
-from domain.secrets import MAX_FILTER_LENGTH, MAX_VERSION, SecretMetadata, SecretRecord
-from domain.values import MAX_IDENTIFIER_LENGTH, SECRET_KEY_PATTERN, Principal, SecretValue
+from domain.secrets import MAX_VERSION, SecretMetadata, SecretRecord
+from domain.values import Principal, SecretValue
+from entrypoints.http import documented as rules
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.secret_service import UNSET as SERVICE_UNSET
@@ -23,13 +24,12 @@ STALE_HEADER = "X-Secrets-Stale"
 Key = Annotated[
     str,
     PathParameter(
-        description="the secret's key: letters, digits, '_', '.', '-'; no '..'",
-        min_length=1,
-        max_length=MAX_IDENTIFIER_LENGTH,
-        pattern=SECRET_KEY_PATTERN,
+        description="the secret's key: letters, digits, '_', '.', '-'; no '..'", schema_extra=rules.SECRET_KEY
     ),
 ]
-Version = Annotated[int, PathParameter(description="a version number", ge=1, le=MAX_VERSION)]
+Version = Annotated[
+    int, PathParameter(description="a version number", schema_extra={"minimum": 1, "maximum": MAX_VERSION})
+]
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
 
@@ -61,12 +61,10 @@ class SecretsController(Controller):
         principal: Caller,
         secret_service: Secrets,
         secret_type: Annotated[
-            str | None, QueryParameter(name="type", description="exact type", max_length=MAX_FILTER_LENGTH)
+            str | None, QueryParameter(name="type", description="exact type", schema_extra=rules.FILTER)
         ] = None,
         tag: Annotated[list[str] | None, QueryParameter(description="repeatable; all must match")] = None,
-        q: Annotated[
-            str | None, QueryParameter(description="substring of the key", max_length=MAX_FILTER_LENGTH)
-        ] = None,
+        q: Annotated[str | None, QueryParameter(description="substring of the key", schema_extra=rules.FILTER)] = None,
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
         return summaries(records)
