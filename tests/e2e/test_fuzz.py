@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 CONFIG_FILE = Path(__file__).with_name("schemathesis.toml")
 SEED = int(os.environ.get("FUZZ_SEED", "20261204"))
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "30"))
 MIN_CALLS = int(os.environ.get("FUZZ_MIN_CALLS", "1000"))
 
 
