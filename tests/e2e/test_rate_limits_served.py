@@ -18,20 +18,24 @@ FAILED_AUTH_BUDGET = 4
 
 @pytest.fixture(scope="module")
 def limited_instance(openbao, pg_url, signing_keys, tmp_path_factory):
-    with FakeRailway() as railway, FakeGitHub() as github, serve(
-        vault_addr=openbao.addr,
-        vault_token=openbao.root_token,
-        database_url=pg_url,
-        signing_keys=signing_keys,
-        log_dir=tmp_path_factory.mktemp("limited"),
-        extra_env={
-            "RAILWAY_API_URL": railway.endpoint,
-            "GITHUB_API_URL": github.api_url,
-            "RATE_LIMIT_PROVIDER_CALLS": f"{PROVIDER_BUDGET}/hour",
-            "RATE_LIMIT_FAILED_AUTH": f"{FAILED_AUTH_BUDGET}/hour",
-            "RATE_LIMIT_KEY_PREFIX": f"test:{uuid.uuid4().hex}:rl:",
-        },
-    ) as instance:
+    with (
+        FakeRailway() as railway,
+        FakeGitHub() as github,
+        serve(
+            vault_addr=openbao.addr,
+            vault_token=openbao.root_token,
+            database_url=pg_url,
+            signing_keys=signing_keys,
+            log_dir=tmp_path_factory.mktemp("limited"),
+            extra_env={
+                "RAILWAY_API_URL": railway.endpoint,
+                "GITHUB_API_URL": github.api_url,
+                "RATE_LIMIT_PROVIDER_CALLS": f"{PROVIDER_BUDGET}/hour",
+                "RATE_LIMIT_FAILED_AUTH": f"{FAILED_AUTH_BUDGET}/hour",
+                "RATE_LIMIT_KEY_PREFIX": f"test:{uuid.uuid4().hex}:rl:",
+            },
+        ) as instance,
+    ):
         yield instance, railway
 
 

@@ -65,6 +65,8 @@ def served_environment(
         "RATE_LIMIT_KEY_PREFIX": f"test:{port}:{os.getpid()}:ratelimit:",
         "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
         "RATE_LIMIT_FAILED_AUTH": "100000/minute",
+        # Off unless a test asks (extra_env): a pass would act on every test's expired secrets.
+        "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
     }
 
 

@@ -80,7 +80,7 @@ async def test_a_failed_vault_step_of_a_first_store_leaves_nothing_readable(serv
     vault.fail_on = None
     await _assert_invisible(service)
     stored = vault.paths.get(PATH)
-    assert stored is None or all(data is None for _, data in stored.versions.values())  # no readable version
+    assert stored is None or not any(info.readable for info, _ in stored.versions.values())
 
 
 @pytest.mark.parametrize("failing", ["users", "index"])

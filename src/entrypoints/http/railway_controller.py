@@ -54,6 +54,9 @@ class RailwayController(Controller):
             source=st.source,
             version=st.version,
             token_kind=st.token_kind,
+            expires_at=st.expires_at,
+            expires_in_days=st.expires_in_days,
+            warning=st.warning,
         )
 
     @post(

@@ -21,6 +21,8 @@ Type = Annotated[str, Meta(extra_json_schema=rules.meta(rules.TYPE))]
 Description = Annotated[str, Meta(extra_json_schema=rules.meta(rules.DESCRIPTION))]
 
 Version = Annotated[int, Meta(ge=1, le=MAX_VERSION, description="a version number, starting at 1")]
+Ttl = Annotated[int | str, Meta(description="seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days)")]
+RotateEvery = Annotated[int, Meta(description="days after the last new value that a rotation is due")]
 
 
 class ProblemDetail(msgspec.Struct, omit_defaults=True):
@@ -45,6 +47,9 @@ class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):
     type: Type | None = None
     description: Description | None = None
     cas: Annotated[int, Meta(ge=0, le=MAX_VERSION)] | None = None
+    ttl: Ttl | None = None  # or expires_at, not both
+    expires_at: datetime | None = None
+    rotate_every: RotateEvery | None = None
 
 
 class SecretStored(msgspec.Struct):
@@ -62,6 +67,10 @@ class SecretSummary(msgspec.Struct):
     version: int
     description: str | None = None
     last_accessed_at: datetime | None = None
+    version_count: int = 1  # versions Vault keeps (the last 10)
+    expires_at: datetime | None = None
+    expired: bool = False  # past `expires_at`: the value is no longer served (410)
+    rotate_every: int | None = None
 
 
 class SecretList(msgspec.Struct):
@@ -77,6 +86,9 @@ class SecretMetadataRead(msgspec.Struct):
     current_version: int
     description: str | None = None
     last_validated: datetime | None = None
+    expires_at: datetime | None = None
+    expired: bool = False
+    rotate_every: int | None = None
 
 
 class SecretRead(msgspec.Struct):
@@ -128,6 +140,9 @@ class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
     tags: Tags | UnsetType = UNSET
     type: Type | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
+    ttl: Ttl | UnsetType | None = UNSET  # null (or expires_at null) clears the expiry
+    expires_at: datetime | UnsetType | None = UNSET
+    rotate_every: RotateEvery | UnsetType | None = UNSET
 
 
 class ProviderMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -135,6 +150,20 @@ class ProviderMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
     tags: Tags | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
+
+
+class ExpiringRead(msgspec.Struct):
+    key: str
+    type: str
+    due_at: datetime
+    days_left: int
+    source: str  # provider, ttl or rotation_reminder
+    expired: bool
+
+
+class ExpiringList(msgspec.Struct):
+    within_days: float
+    secrets: list[ExpiringRead]
 
 
 class DatabaseHealthRead(msgspec.Struct):
