@@ -14,6 +14,7 @@ import msgspec
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 
+from domain.lifecycle import MAX_ROTATE_EVERY_DAYS, MAX_TTL
 from entrypoints.http import documented as rules
 from entrypoints.http import provider_schemas, schemas
 
@@ -56,6 +57,27 @@ def refine_openapi(app: Litestar) -> None:
             media_type: {"schema": {"type": "string", "description": description}}
             for media_type, description in EXPORT_MEDIA_TYPES.items()
         }
+    # The lifecycle fields (`domain.lifecycle`): a ttl of 1 second to 3650 days, as seconds or
+    # `<n>s|m|h|d`; rotate_every of 1 to 3650 days.
+    for name in ("SecretCreate", "SecretMetadataUpdate"):
+        properties = components.get(name, {}).get("properties", {})
+        if "ttl" in properties:
+            properties["ttl"] = {
+                "oneOf": [
+                    {"type": "integer", "minimum": 1, "maximum": int(MAX_TTL.total_seconds())},
+                    # Durations surely inside the bound (the server also takes up to 3650d).
+                    {
+                        "type": "string",
+                        "pattern": "^(?:[1-9][0-9]{0,7}s|[1-9][0-9]{0,5}m|[1-9][0-9]{0,3}h|[1-9][0-9]{0,2}d)$",
+                    },
+                    {"type": "null"},
+                ],
+                "description": properties["ttl"].get("description", ""),
+            }
+        if "rotate_every" in properties:
+            properties["rotate_every"] = {
+                "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ROTATE_EVERY_DAYS}, {"type": "null"}]
+            }
     # Litestar drops a bound of 0 (`ge=0`): check-and-set 0 means "must not exist yet".
     cas = components.get("SecretCreate", {}).get("properties", {}).get("cas")
     if cas is not None:
