@@ -78,6 +78,27 @@ def refine_openapi(app: Litestar) -> None:
             properties["rotate_every"] = {
                 "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_ROTATE_EVERY_DAYS}, {"type": "null"}]
             }
+    # ttl or expires_at, not both (a null one does not count).
+    for name in ("SecretCreate", "SecretMetadataUpdate", "EnvSecretCreate"):
+        component = components.get(name)
+        if component is not None and {"ttl", "expires_at"} <= set(component.get("properties", {})):
+            component["not"] = {
+                "required": ["ttl", "expires_at"],
+                "properties": {"ttl": {"not": {"type": "null"}}, "expires_at": {"not": {"type": "null"}}},
+            }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter["in"] != "query":
+                    continue
+                if parameter["name"] == "purpose":
+                    parameter["schema"] = {"type": "string", "enum": ["run", "export"]}
+                elif parameter["name"] == "within":
+                    # A warning window of at most 366 days: seconds, or <n>s|m|h|d (surely inside it).
+                    parameter["schema"] = {
+                        "type": "string",
+                        "pattern": "^(?:[0-9]{1,7}s?|[0-9]{1,5}m|[0-9]{1,3}h|[0-9]{1,2}d)$",
+                    }
     # Litestar drops a bound of 0 (`ge=0`): check-and-set 0 means "must not exist yet".
     cas = components.get("SecretCreate", {}).get("properties", {}).get("cas")
     if cas is not None:
