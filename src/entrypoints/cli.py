@@ -25,12 +25,12 @@ def _data_dir() -> Path:
     return Path(os.environ.get("MIRAGE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, *, factory: str = "entrypoints.asgi:app_from_env") -> None:
     import uvicorn
 
     # A factory string, so that every worker process builds its own clients and pools.
     uvicorn.run(
-        "entrypoints.asgi:app_from_env",
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -135,12 +135,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             f"\nMirage Secrets (development mode) on {base}\n"
             f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
+            f"  web UI:       {base}/ui  (\"Sign in as a development user\")\n"
             f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
             f'  try it:       curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/secrets\n'
             f"  API schema:   {base}/schema\n",
             flush=True,
         )
-        _serve(settings.server.host, settings.server.port, workers=1)
+        _serve(settings.server.host, settings.server.port, workers=1, factory="entrypoints.asgi:dev_app_from_env")
     finally:
         bao.stop()
     return 0
