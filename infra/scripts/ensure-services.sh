@@ -98,16 +98,19 @@ ensure_redis() {
     echo "redis: ok ($action)"
 }
 
-# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B).
+# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
+# the browser tests run Debian's chromium.
 ensure_test_tools() {
     local missing=()
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+    # The browser tests drive Debian's chromium (never a downloaded Playwright browser).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd)"
+        echo "test tools: ok (docker-registry, htpasswd, chromium)"
     fi
 }
 

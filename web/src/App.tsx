@@ -143,7 +143,7 @@ function SettingsPage() {
 function NoticeRegion() {
   const current = notice.value;
   return (
-    <div class="notices" role="status" aria-live="polite">
+    <div class="notices" role="status" aria-live="polite" aria-label="Messages">
       {current && (
         <p key={current.id} class={`message ${current.kind}`}>
           {current.text}

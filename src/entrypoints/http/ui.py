@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from litestar import Response, Router, get, post
+from litestar import MediaType, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.response import File
@@ -38,8 +38,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Vite names every asset `<name>-<hash>.<ext>`; nothing else (no path separators) is served.
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_.-]+-[A-Za-z0-9_-]{8,}\.(js|css|svg|png|woff2)$")
 _MEDIA_TYPES = {
-    "js": "text/javascript; charset=utf-8",
-    "css": "text/css; charset=utf-8",
+    "js": "text/javascript",
+    "css": "text/css",
     "svg": "image/svg+xml",
     "png": "image/png",
     "woff2": "font/woff2",
@@ -70,8 +70,8 @@ def ui_index(state: State) -> Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
     if not index.is_file():
         page = NOT_BUILT_PAGE.format(dist=_dist(state))
-        return Response(page, status_code=503, media_type="text/html; charset=utf-8", headers=headers)
-    return Response(index.read_bytes(), media_type="text/html; charset=utf-8", headers=headers)
+        return Response(page, status_code=503, media_type=MediaType.HTML, headers=headers)
+    return Response(index.read_bytes(), media_type=MediaType.HTML, headers=headers)
 
 
 @get("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)

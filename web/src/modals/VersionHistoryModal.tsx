@@ -8,12 +8,13 @@ import { api, errorMessage, ok, type Schemas } from "../api/client";
 import { ErrorText, Loading, formatTime } from "../components/ui";
 import { announce, creationBlockedReason } from "../state";
 
-type Props = { secretKey: string; createdBy?: string | null; onClose: () => void; onChanged: () => void };
+type Props = { secretKey: string; onClose: () => void; onChanged: () => void };
 // Per-version authorship arrives with the lifecycle work where the API records it.
 type Version = Schemas["VersionSummary"] & { created_by?: string | null };
 
-export function VersionHistoryModal({ secretKey, createdBy, onClose, onChanged }: Props) {
+export function VersionHistoryModal({ secretKey, onClose, onChanged }: Props) {
   const [history, setHistory] = useState<{ current: number; versions: Version[] } | null>(null);
+  const [createdBy, setCreatedBy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [rollback, setRollback] = useState<number | null>(null);
 
@@ -21,6 +22,8 @@ export function VersionHistoryModal({ secretKey, createdBy, onClose, onChanged }
     try {
       const list = await ok(api.GET("/api/v1/secrets/{key}/versions", { params: { path: { key: secretKey } } }));
       setHistory({ current: list.current_version, versions: list.versions as Version[] });
+      const metadata = await ok(api.GET("/api/v1/secrets/{key}/metadata", { params: { path: { key: secretKey } } }));
+      setCreatedBy(metadata.created_by);
     } catch (failure) {
       setError(errorMessage(failure));
     }
