@@ -21,11 +21,15 @@ export class ApiError extends Error {
   }
 }
 
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 function describeProblem(status: number, problem: Partial<Problem> | undefined): string {
   if (problem?.title && problem.detail && problem.detail !== problem.title) {
-    return `${problem.title}: ${problem.detail}`;
+    return sentence(`${problem.title}: ${problem.detail}`);
   }
-  return problem?.detail || problem?.title || `The request failed (HTTP ${status}).`;
+  return sentence(problem?.detail || problem?.title || `The request failed (HTTP ${status})`);
 }
 
 // Stale reads (served from cache while Vault is unreachable) and Vault/storage outages switch the
