@@ -135,7 +135,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             f"\nMirage Secrets (development mode) on {base}\n"
             f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
-            f"  web UI:       {base}/ui  (\"Sign in as a development user\")\n"
+            f'  web UI:       {base}/ui  ("Sign in as a development user")\n'
             f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
             f'  try it:       curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/secrets\n'
             f"  API schema:   {base}/schema\n",

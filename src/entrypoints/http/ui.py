@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 from litestar import MediaType, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import File
 
 from adapters.identity.dev_keys import issue_token
@@ -75,7 +77,7 @@ def ui_index(state: State) -> Response:
 
 
 @get("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)
-def ui_asset(state: State, name: str) -> File:
+def ui_asset(state: State, name: Annotated[str, PathParameter(max_length=128)]) -> File:
     match = _ASSET_NAME.fullmatch(name)
     path = _dist(state) / "assets" / name
     if match is None or not path.is_file():
@@ -95,7 +97,7 @@ def dev_session_offer() -> dict[str, str]:
 
 
 @post("/dev-session", include_in_schema=False, sync_to_thread=False, status_code=200)
-def dev_session(state: State, admin: bool = False) -> Response:
+def dev_session(state: State, admin: Annotated[bool, QueryParameter()] = False) -> Response:
     """The same token `mirage-secrets dev-token dev-user [--admin]` prints."""
     key_file = _settings(state).ui.dev_signing_key_file
     if key_file is None or not Path(key_file).is_file():

@@ -81,7 +81,7 @@ class UiInstance:
 
 
 @pytest.fixture(scope="session")
-def ui(built_ui, openbao, pg_url, signing_keys, tmp_path_factory, railway, github, local_docker_registry):
+def ui(built_ui, openbao, pg_url, signing_keys, tmp_path_factory, railway, github, local_docker_registry):  # noqa: F811
     """The service as `make run` serves it, wired to the fakes and the real registry."""
     with serve(
         vault_addr=openbao.addr,
@@ -115,6 +115,8 @@ def page(context) -> Page:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A CSP violation means something inline or third-party slipped into the build.
+    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
     page.errors = errors  # type: ignore[attr-defined]
     return page
 

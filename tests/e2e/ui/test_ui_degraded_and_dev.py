@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-import hvac
 import httpx
+import hvac
 import pytest
 from playwright.sync_api import expect
 

@@ -20,7 +20,9 @@ def test_a_new_user_configures_tests_rotates_and_removes_the_railway_token(page,
     banner.get_by_role("button", name="Add Railway Token").click()
     dialog = page.get_by_role("dialog", name="Configure Railway Token")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("link", name="How to get Railway token")).to_have_attribute("href", "https://railway.com/account/tokens")
+    expect(dialog.get_by_role("link", name="How to get Railway token")).to_have_attribute(
+        "href", "https://railway.com/account/tokens"
+    )
     field = dialog.get_by_role("textbox", name="Railway token")
     expect(field).to_have_attribute("type", "password")
     expect(field).to_be_focused()
@@ -34,7 +36,9 @@ def test_a_new_user_configures_tests_rotates_and_removes_the_railway_token(page,
     expect(dialog.get_by_text("The format looks right.")).to_be_visible()
     dialog.get_by_role("button", name="Save & Validate").click()
     expect(dialog.get_by_role("alert")).to_be_visible()  # Railway's refusal, from the problem detail
-    assert "configured" not in (page.get_by_role("group", name="Railway token status").inner_text().lower().replace("not configured", ""))
+    assert "configured" not in (
+        page.get_by_role("group", name="Railway token status").inner_text().lower().replace("not configured", "")
+    )
 
     token = ui.railway.add_account_token()
     field.fill(token)

@@ -658,51 +658,19 @@ export interface components {
             env: number;
             none: number;
         };
-        /**
-         * ProblemDetail
-         * @example {
-         *       "type": "xrbGzKsdnjxheBhfgKPQ",
-         *       "title": "DHNwALGFHBlpJvStIgpS",
-         *       "status": 2876,
-         *       "detail": "VhuiIKQjAycEiKZzsXNS",
-         *       "field": "tUXMqccrBcFVeKbbatly",
-         *       "errors": [
-         *         {
-         *           "DIWfXQwjgGCCJMLRlAzR": "IOjdLiFBdueXWxItGmpn"
-         *         }
-         *       ],
-         *       "current_version": 975,
-         *       "provider": "zsaJAOTcLxTgRweyTdte"
-         *     }
-         */
+        /** ProblemDetail */
         ProblemDetail: {
-            /** @example DwEkQQHiBrmXZcSFtoJx */
             type: string;
-            /** @example JIgNZYFcagWptUqCwdER */
             title: string;
-            /** @example 2562 */
             status: number;
-            /** @example RYmbpFdWetXVhYOwZjsY */
             detail: string;
-            /** @example iVzUMZozziJUhCsuKDfY */
             instance?: string | null;
-            /** @example MqbkVDGbgpSmpeFCZfQi */
             field?: string | null;
-            /**
-             * @example [
-             *       {
-             *         "BPewTdWxyxwFswQXAufH": "cSHjwVUDXFiXlEfDRpSu"
-             *       }
-             *     ]
-             */
             errors?: {
                 [key: string]: string;
             }[] | null;
-            /** @example 1273 */
             current_version?: number | null;
-            /** @example qpHUrVGFBaiJKfHyEuls */
             link?: string | null;
-            /** @example FEvCbabcOYguawIGUCct */
             provider?: string | null;
         };
         /** RailwayDeleted */
