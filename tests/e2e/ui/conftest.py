@@ -46,8 +46,10 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path) -> Iterator[Browser]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running on this
+    # thread while it is open, and the async tests that run after this package need it gone.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, headless=True)
         try:
