@@ -1,6 +1,7 @@
 // The bearer token lives in memory only: never localStorage, a cookie or the URL. Reloading the
 // page signs you out; signing out forgets it.
 import { signal } from "@preact/signals";
+import { resetPageState } from "./state";
 
 const token = signal<string | null>(null);
 const subject = signal<string | null>(null);
@@ -31,10 +32,12 @@ export const session = {
   signOut(): void {
     token.value = null;
     subject.value = null;
+    resetPageState();
   },
   expired(): void {
     expiredNotice.value = "Your session ended or the token was refused. Sign in again.";
     token.value = null;
     subject.value = null;
+    resetPageState();
   },
 };

@@ -21,3 +21,15 @@ export function creationBlockedReason(): string | null {
 export const railwayConfigured = signal<boolean | null>(null);
 /** Set by the first-time banner: the Railway tab opens its modal when it sees this. */
 export const railwayModalRequested = signal(false);
+
+/** The environment the Environment Secrets tab last opened (an id, not a secret). */
+export const lastEnvironment = signal("");
+
+/** Nothing of one user's session survives sign-out into the next one. */
+export function resetPageState(): void {
+  degraded.value = null;
+  notice.value = null;
+  railwayConfigured.value = null;
+  railwayModalRequested.value = false;
+  lastEnvironment.value = "";
+}

@@ -91,6 +91,8 @@ def test_the_github_tab_shows_username_scopes_and_expiry(page, ui, user):
     expect(status).to_contain_text("repo, read:org")
     expect(status).to_contain_text("2030")
     look(page, "github-connected")
+    page.get_by_role("button", name="Test Connection").click()
+    expect(messages(page)).to_contain_text("GitHub validated this token for octo-ui")
 
     page.get_by_role("button", name="Remove Token").click()
     page.get_by_role("dialog", name="Remove Token").get_by_role("button", name="Remove Token").click()

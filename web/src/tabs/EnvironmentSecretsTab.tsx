@@ -1,7 +1,6 @@
 // One environment's variables. The API has no list of environments: the user names one (the id
 // Mirage uses for it), and the page remembers it for this tab only, in memory.
 import { useState } from "preact/hooks";
-import { signal } from "@preact/signals";
 import { api, errorMessage, ok } from "../api/client";
 import { EnvSecretModal } from "../modals/EnvSecretModal";
 import { BulkImportModal } from "../modals/BulkImportModal";
@@ -10,9 +9,8 @@ import { SyncModal } from "../modals/SyncModal";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { SecretValue } from "../components/SecretValue";
 import { CreateButton, ErrorText } from "../components/ui";
-import { announce } from "../state";
+import { announce, lastEnvironment } from "../state";
 
-const lastEnvironment = signal("");
 type Dialog = { kind: "add" } | { kind: "edit"; key: string } | { kind: "bulk" } | { kind: "export" } | { kind: "sync" } | { kind: "delete"; key: string };
 
 export function EnvironmentSecretsTab() {

@@ -28,12 +28,18 @@ export function GitHubTokenTab() {
   }, []);
 
   async function test() {
-    // The status endpoint asks GitHub (GET /user) and reports what the token can do.
+    // The API has no call that re-asks GitHub about a stored token (the check runs when it is
+    // saved), so this reloads what that check recorded and says so.
     setTesting(true);
     try {
       const next = (await ok(api.GET("/api/v1/secrets/github/status"))) as Status;
       setStatus(next);
-      announce(next.username ? "success" : "error", next.username ? `GitHub accepted the token for ${next.username}.` : "GitHub did not accept the token.");
+      announce(
+        next.configured ? "success" : "error",
+        next.configured
+          ? `GitHub validated this token for ${next.username ?? "its user"} on ${formatTime(next.last_validated)}; to check it again, use “Update Token”.`
+          : "No GitHub token is configured.",
+      );
     } catch (failure) {
       announce("error", errorMessage(failure));
     } finally {
