@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { createPortal } from "preact/compat";
 import { session } from "./session";
 import { degraded, notice, railwayConfigured, railwayModalRequested } from "./state";
 import { api, ok } from "./api/client";
@@ -140,9 +141,10 @@ function SettingsPage() {
   );
 }
 
+// Outside #app, so that an open modal (which makes #app inert) does not silence it.
 function NoticeRegion() {
   const current = notice.value;
-  return (
+  return createPortal(
     <div class="notices" role="status" aria-live="polite" aria-label="Messages">
       {current && (
         <p key={current.id} class={`message ${current.kind}`}>
@@ -152,6 +154,7 @@ function NoticeRegion() {
           </button>
         </p>
       )}
-    </div>
+    </div>,
+    document.body,
   );
 }
