@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,10 +16,11 @@ from adapters.db.accounts import SqlEnvironmentRegistry, SqlUserAccounts
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import Database, create_database
 from adapters.db.health import database_health
-from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
+from adapters.db.locks import DatabaseJobLock
+from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
-from adapters.telemetry.metrics import track_circuit_breaker
+from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
     TracedSecretCache,
@@ -48,6 +50,7 @@ from services.health_service import HealthService
 from services.migration import MigrationService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
 from services.railway_tokens import RailwayPolicy, RailwayTokenService
+from services.secret_lifecycle import ExpiringSecretsService, SecretCleanupService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")
@@ -69,6 +72,8 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    cleanup: SecretCleanupService
+    expiring: ExpiringSecretsService
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -197,6 +202,7 @@ async def build_container(settings: Settings) -> Container:
         ),
     )
     http = build_http_client(settings)
+    index = TracedSecretIndex(SqlSecretIndex(database))
     return Container(
         settings=settings,
         vault=vault,
@@ -219,6 +225,31 @@ async def build_container(settings: Settings) -> Container:
         providers=build_provider_services(
             settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
         ),
+        cleanup=build_cleanup_service(settings, vault=vault, database=database, cache=cache, trail=trail),
+        expiring=ExpiringSecretsService(
+            index=index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
+        ),
+    )
+
+
+def build_cleanup_service(
+    settings: Settings,
+    *,
+    vault: SecretVault,
+    database: Database,
+    cache: SecretCache,
+    trail: AuditTrail,
+    recovery: timedelta | None = None,
+) -> SecretCleanupService:
+    """The lifecycle's cleanup pass on the service's own Vault identity (it acts on every user)."""
+    return SecretCleanupService(
+        vault=vault,
+        index=SqlSecretLifecycleIndex(database),
+        cache=cache,
+        trail=trail,
+        lock=DatabaseJobLock(database),
+        recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
+        report_expiring=set_secrets_expiring,
     )
 
 

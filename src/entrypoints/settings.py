@@ -107,6 +107,11 @@ class UiSettings(msgspec.Struct, frozen=True):
     dev_signing_key_file: str | None = None
 
 
+class LifecycleSettings(msgspec.Struct, frozen=True):
+    recovery_days: int = 30  # an expired secret stays restorable by rollback this long, then is destroyed
+    cleanup_interval_seconds: int = 300  # how often the cleanup pass runs; 0: never in the service
+
+
 class Settings(msgspec.Struct, frozen=True):
     vault: VaultSettings
     database: DatabaseSettings
@@ -117,6 +122,7 @@ class Settings(msgspec.Struct, frozen=True):
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
     ui: UiSettings = UiSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
 
 def _without_password(url: str) -> str:
@@ -274,6 +280,22 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
     )
 
 
+MAX_RECOVERY_DAYS = 3650
+
+
+def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
+    raw = _optional(env, "SECRET_RECOVERY_DAYS") or "30"
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECOVERY_DAYS:
+        raise SettingsError(
+            f"SECRET_RECOVERY_DAYS must be a whole number of days, 0 to {MAX_RECOVERY_DAYS}, not {raw!r}"
+        )
+    recovery = int(raw)
+    interval = _seconds(env, "SECRET_CLEANUP_INTERVAL_SECONDS", 300)
+    if interval > 86400:
+        raise SettingsError("SECRET_CLEANUP_INTERVAL_SECONDS must be 0 (off) or 1 to 86400")
+    return LifecycleSettings(recovery_days=recovery, cleanup_interval_seconds=interval)
+
+
 DEFAULT_DATA_DIR = ".data"
 
 
@@ -313,4 +335,5 @@ def load_settings(
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
         ui=load_ui_settings(env, dev_signing_key_file=dev_signing_key_file),
+        lifecycle=load_lifecycle_settings(env),
     )

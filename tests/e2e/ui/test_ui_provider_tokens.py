@@ -90,6 +90,7 @@ def test_the_github_tab_shows_username_scopes_and_expiry(page, ui, user):
     expect(status).to_contain_text("octo-ui")
     expect(status).to_contain_text("repo, read:org")
     expect(status).to_contain_text("2030")
+    expect(status).to_contain_text("Repositories accessible")
     look(page, "github-connected")
     page.get_by_role("button", name="Test Connection").click()
     expect(messages(page)).to_contain_text("GitHub validated this token for octo-ui")

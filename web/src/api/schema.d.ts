@@ -55,6 +55,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/secrets/expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's secrets and provider tokens that expire or are due for rotation soon
+         * @description `within` is a duration (`14d`, `12h`, or seconds; default 14d, at most 366d). `source` says where the date comes from: `provider` (e.g. GitHub's token expiration), `ttl` or `rotation_reminder`.
+         */
+        get: operations["ApiV1SecretsExpiringExpiring"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/secrets": {
         parameters: {
             query?: never;
@@ -416,6 +436,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments/{env_id}/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every variable of the environment with its value: one audited read
+         * @description What `mirage-secrets run` and `env export --reveal` use. The whole read is one `export` event; `purpose` (`run` or `export`) is recorded with it.
+         */
+        get: operations["ApiV1EnvironmentsEnvIdValuesValues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/migration-status": {
         parameters: {
             query?: never;
@@ -562,6 +602,7 @@ export interface components {
             email: string | null;
             version: number;
             last_validated?: string | null;
+            last_used_at?: string | null;
         };
         /** DockerDeleted */
         DockerDeleted: {
@@ -571,6 +612,13 @@ export interface components {
         /** DockerRegistries */
         DockerRegistries: {
             registries: string[];
+            entries?: components["schemas"]["DockerRegistryEntry"][];
+        };
+        /** DockerRegistryEntry */
+        DockerRegistryEntry: {
+            registry: string;
+            last_used_at?: string | null;
+            last_validated?: string | null;
         };
         /** DockerStored */
         DockerStored: {
@@ -605,6 +653,8 @@ export interface components {
         EnvSecretCreate: {
             key: string;
             value: string;
+            ttl?: number | string | null;
+            expires_at?: string | null;
         };
         /** EnvSecretDeleted */
         EnvSecretDeleted: {
@@ -614,6 +664,10 @@ export interface components {
         /** EnvSecretList */
         EnvSecretList: {
             secrets: string[];
+            expired?: string[];
+            expires_at?: {
+                [key: string]: string;
+            };
         };
         /** EnvSecretRead */
         EnvSecretRead: {
@@ -622,12 +676,37 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             version: number;
+            expires_at?: string | null;
         };
         /** EnvSecretStored */
         EnvSecretStored: {
             success: boolean;
             key: string;
             version: number;
+        };
+        /** EnvValuesRead */
+        EnvValuesRead: {
+            environment: string;
+            version: number;
+            secrets: {
+                [key: string]: string;
+            };
+            expired?: string[];
+        };
+        /** ExpiringList */
+        ExpiringList: {
+            within_days: number;
+            secrets: components["schemas"]["ExpiringRead"][];
+        };
+        /** ExpiringRead */
+        ExpiringRead: {
+            key: string;
+            type: string;
+            /** Format: date-time */
+            due_at: string;
+            days_left: number;
+            source: string;
+            expired: boolean;
         };
         /** GitHubStatusRead */
         GitHubStatusRead: {
@@ -639,6 +718,9 @@ export interface components {
             expires_at?: string | null;
             /** @default false */
             expires_soon: boolean;
+            expires_in_days?: number | null;
+            warning?: string | null;
+            repository_count?: number | null;
         };
         /** GitHubTokenCreate */
         GitHubTokenCreate: {
@@ -696,6 +778,9 @@ export interface components {
             source: string | null;
             version?: number | null;
             token_kind?: string | null;
+            expires_at?: string | null;
+            expires_in_days?: number | null;
+            warning?: string | null;
         };
         /** RailwayTokenCreate */
         RailwayTokenCreate: {
@@ -736,6 +821,11 @@ export interface components {
             type?: string | null;
             description?: string | null;
             cas?: number | null;
+            /** @description seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days) */
+            ttl?: number | string | null;
+            expires_at?: string | null;
+            /** @description days after the last new value that a rotation is due */
+            rotate_every?: number | null;
         };
         /** SecretDeleted */
         SecretDeleted: {
@@ -758,12 +848,21 @@ export interface components {
             current_version: number;
             description?: string | null;
             last_validated?: string | null;
+            expires_at?: string | null;
+            /** @default false */
+            expired: boolean;
+            rotate_every?: number | null;
         };
         /** SecretMetadataUpdate */
         SecretMetadataUpdate: {
             tags?: string[];
             type?: string;
             description?: string | null;
+            /** @description seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days) */
+            ttl?: (number | string) | null;
+            expires_at?: string | null;
+            /** @description days after the last new value that a rotation is due */
+            rotate_every?: number | null;
         };
         /** SecretRead */
         SecretRead: {
@@ -792,6 +891,12 @@ export interface components {
             version: number;
             description?: string | null;
             last_accessed_at?: string | null;
+            /** @default 1 */
+            version_count: number;
+            expires_at?: string | null;
+            /** @default false */
+            expired: boolean;
+            rotate_every?: number | null;
         };
         /** SecretVersionRead */
         SecretVersionRead: {
@@ -933,6 +1038,110 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VaultHealthRead"];
+                };
+            };
+            /** @description Malformed request: bad JSON, unknown fields or wrong types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The secret store refused the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No such secret or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Check-and-set conflict: the secret changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The version was deleted */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The body or the secret value is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description A key, tag, type or value breaks the rules */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Vault or the database is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiV1SecretsExpiringExpiring: {
+        parameters: {
+            query?: {
+                /** @description a duration, e.g. 14d */
+                within?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpiringList"];
                 };
             };
             /** @description Malformed request: bad JSON, unknown fields or wrong types */
@@ -4316,6 +4525,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SyncRead"];
+                };
+            };
+            /** @description Malformed request: bad JSON, unknown fields or wrong types */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The secret store refused the operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No such secret or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Check-and-set conflict: the secret changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The version was deleted */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credential configured; `link` says where to add one */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The body or the secret value is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description A key, tag, type or value breaks the rules */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The provider is rate-limiting; retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Vault or the database is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiV1EnvironmentsEnvIdValuesValues: {
+        parameters: {
+            query?: {
+                /** @description run or export */
+                purpose?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description the environment's id */
+                env_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvValuesRead"];
                 };
             };
             /** @description Malformed request: bad JSON, unknown fields or wrong types */

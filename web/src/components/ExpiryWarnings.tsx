@@ -1,31 +1,28 @@
-// Expiry and rotation warnings from `GET /api/v1/secrets/expiring`. Servers older than that
-// endpoint answer 404: the page then shows nothing here (the Railway and GitHub tabs still warn
-// from their own status).
+// Expiry and rotation warnings from `GET /api/v1/secrets/expiring`: secrets whose TTL runs out
+// or whose rotation is due soon (or already passed).
 import { useEffect, useState } from "preact/hooks";
-import { getJson } from "../api/client";
+import { api, type Schemas } from "../api/client";
 import { formatTime } from "./ui";
+import { notice } from "../state";
 
-type Expiring = { key: string; expires_at?: string | null; rotate_at?: string | null; warning?: string | null };
+type Expiring = Schemas["ExpiringRead"];
 
-function parse(body: unknown): Expiring[] {
-  const list = Array.isArray(body)
-    ? body
-    : ((body as Record<string, unknown> | undefined)?.["secrets"] ??
-      (body as Record<string, unknown> | undefined)?.["expiring"] ??
-      (body as Record<string, unknown> | undefined)?.["items"]);
-  if (!Array.isArray(list)) return [];
-  return list.filter(
-    (item): item is Expiring => typeof item === "object" && item !== null && typeof (item as Expiring).key === "string",
-  );
+function describe(item: Expiring): string {
+  const when = formatTime(item.due_at);
+  const rotation = item.source.includes("rotat");
+  if (item.expired) return rotation ? `rotation was due ${when}` : `expired ${when}`;
+  const days = item.days_left === 0 ? "today" : `in ${item.days_left} day${item.days_left === 1 ? "" : "s"}`;
+  return rotation ? `rotation due ${days} (${when})` : `expires ${days} (${when})`;
 }
 
 export function ExpiryWarnings() {
   const [items, setItems] = useState<Expiring[]>([]);
   useEffect(() => {
-    getJson("/api/v1/secrets/expiring")
-      .then(({ status, body }) => setItems(status === 200 ? parse(body) : []))
+    api
+      .GET("/api/v1/secrets/expiring")
+      .then(({ data }) => setItems(data?.secrets ?? []))
       .catch(() => setItems([]));
-  }, []);
+  }, [notice.value?.id]); // after every change the page reports, the list may have changed too
   if (items.length === 0) return null;
   return (
     <section class="banner warning" aria-label="Expiry and rotation warnings">
@@ -34,11 +31,8 @@ export function ExpiryWarnings() {
       </strong>
       <ul>
         {items.map((item) => (
-          <li key={item.key}>
-            <code>{item.key}</code>
-            {item.expires_at && <> expires {formatTime(item.expires_at)}</>}
-            {item.rotate_at && <> should be rotated by {formatTime(item.rotate_at)}</>}
-            {item.warning && <> ({item.warning})</>}
+          <li key={`${item.key}-${item.source}`}>
+            <code>{item.key}</code> ({item.type}): {describe(item)}
           </li>
         ))}
       </ul>

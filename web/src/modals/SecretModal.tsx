@@ -18,9 +18,21 @@ export function SecretModal({ existing, onClose, onSaved }: Props) {
   const [type, setType] = useState(existing?.type ?? "custom");
   const [tags, setTags] = useState(existing?.tags.join(", ") ?? "");
   const [description, setDescription] = useState(existing?.description ?? "");
+  const [ttl, setTtl] = useState("");
+  const [rotateEvery, setRotateEvery] = useState(existing?.rotate_every != null ? String(existing.rotate_every) : "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const ids = { key: useId(), value: useId(), type: useId(), tags: useId(), description: useId(), keyHelp: useId() };
+  const ids = {
+    key: useId(),
+    value: useId(),
+    type: useId(),
+    tags: useId(),
+    description: useId(),
+    keyHelp: useId(),
+    ttl: useId(),
+    ttlHelp: useId(),
+    rotate: useId(),
+  };
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -28,7 +40,17 @@ export function SecretModal({ existing, onClose, onSaved }: Props) {
     if (!existing && !value) return setError("Enter a value.");
     setBusy(true);
     setError(null);
-    const meta = { tags: parseTags(tags), type: type.trim() || "custom", description: description.trim() || null };
+    if (rotateEvery.trim() && !/^[1-9][0-9]*$/.test(rotateEvery.trim())) {
+      return setError("Rotate every is a whole number of days.");
+    }
+    const meta = {
+      tags: parseTags(tags),
+      type: type.trim() || "custom",
+      description: description.trim() || null,
+      // Only what the user filled in: an empty field leaves the secret's expiry and rotation as they are.
+      ...(ttl.trim() ? { ttl: /^[0-9]+$/.test(ttl.trim()) ? Number(ttl.trim()) : ttl.trim() } : {}),
+      ...(rotateEvery.trim() ? { rotate_every: Number(rotateEvery.trim()) } : {}),
+    };
     try {
       if (value) {
         const stored = await ok(api.POST("/api/v1/secrets", { body: { key: key.trim(), value, ...meta } }));
@@ -84,6 +106,19 @@ export function SecretModal({ existing, onClose, onSaved }: Props) {
         <input id={ids.tags} value={tags} onInput={(event) => setTags(event.currentTarget.value)} />
         <label for={ids.description}>Description</label>
         <input id={ids.description} value={description} onInput={(event) => setDescription(event.currentTarget.value)} />
+        <label for={ids.ttl}>Expires after (optional)</label>
+        <input
+          id={ids.ttl}
+          value={ttl}
+          placeholder={existing?.expires_at ? `now: ${existing.expires_at}` : "e.g. 30d, 12h"}
+          aria-describedby={ids.ttlHelp}
+          onInput={(event) => setTtl(event.currentTarget.value)}
+        />
+        <p id={ids.ttlHelp} class="hint">
+          Seconds or a duration (90s, 15m, 12h, 30d). The secret expires that long after this save.
+        </p>
+        <label for={ids.rotate}>Rotate every (days, optional)</label>
+        <input id={ids.rotate} inputMode="numeric" value={rotateEvery} onInput={(event) => setRotateEvery(event.currentTarget.value)} />
         {error && (
           <p class="message error" role="alert">
             {error}

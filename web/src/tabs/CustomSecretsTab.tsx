@@ -7,9 +7,7 @@ import { SecretValue } from "../components/SecretValue";
 import { CreateButton, ErrorText, Loading, formatTime } from "../components/ui";
 import { announce } from "../state";
 
-// `version_count` and `last_accessed` come with the lifecycle work; older servers send the
-// current version number and `last_accessed_at`.
-type Summary = Schemas["SecretSummary"] & { version_count?: number | null; last_accessed?: string | null };
+type Summary = Schemas["SecretSummary"];
 
 export function CustomSecretsTab() {
   const [all, setAll] = useState<Summary[] | null>(null);
@@ -104,6 +102,9 @@ export function CustomSecretsTab() {
                 <th scope="row">
                   <code>{row.key}</code>
                   {row.description && <div class="muted small-text">{row.description}</div>}
+                  {row.expired && <span class="badge bad">Expired</span>}
+                  {!row.expired && row.expires_at && <div class="muted small-text">Expires {formatTime(row.expires_at)}</div>}
+                  {row.rotate_every != null && <div class="muted small-text">Rotate every {row.rotate_every} days</div>}
                   {viewing === row.key && (
                     <div>
                       <SecretValue
@@ -122,7 +123,7 @@ export function CustomSecretsTab() {
                   ))}
                 </td>
                 <td>{formatTime(row.created_at)}</td>
-                <td>{formatTime(row.last_accessed ?? row.last_accessed_at)}</td>
+                <td>{formatTime(row.last_accessed_at)}</td>
                 <td>{row.version_count ?? row.version}</td>
                 <td class="row-actions">
                   <button type="button" class="small" aria-expanded={viewing === row.key} onClick={() => setViewing(viewing === row.key ? null : row.key)}>

@@ -5,9 +5,8 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CreateButton, ErrorText, Loading, formatTime } from "../components/ui";
 import { announce } from "../state";
 
-// `last_used_at` arrives with the lifecycle work; without it the column falls back to the last
-// successful login test.
-type Registry = Schemas["DockerCredentialsRead"] & { last_used_at?: string | null };
+// "Last used": when a consumer last fetched the credentials; before that, the last login test.
+type Registry = Schemas["DockerCredentialsRead"];
 
 export function DockerRegistriesTab() {
   const [rows, setRows] = useState<Registry[] | null>(null);

@@ -5,9 +5,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CreateButton, ErrorText, Loading, formatTime } from "../components/ui";
 import { announce } from "../state";
 
-// `repositories` (how many repositories the token reaches) arrives with the lifecycle work;
-// older servers do not send it and the row is left out.
-type Status = Schemas["GitHubStatusRead"] & { repositories?: number | null };
+type Status = Schemas["GitHubStatusRead"];
 
 export function GitHubTokenTab() {
   const [status, setStatus] = useState<Status | null>(null);
@@ -66,10 +64,10 @@ export function GitHubTokenTab() {
                 <dd>{status.username ?? "unknown"}</dd>
                 <dt>Scopes</dt>
                 <dd>{status.scopes && status.scopes.length > 0 ? status.scopes.join(", ") : "none reported (fine-grained token)"}</dd>
-                {status.repositories != null && (
+                {status.repository_count != null && (
                   <>
                     <dt>Repositories accessible</dt>
-                    <dd>{status.repositories}</dd>
+                    <dd>{status.repository_count}</dd>
                   </>
                 )}
                 <dt>Token type</dt>
@@ -81,7 +79,13 @@ export function GitHubTokenTab() {
               </>
             )}
           </dl>
-          {status.expires_soon && <p class="message warning">This token expires soon. Create a new one and use “Update Token”.</p>}
+          {status.warning ? (
+            <p class="message warning">{status.warning}</p>
+          ) : (
+            status.expires_soon && (
+              <p class="message warning">This token expires soon. Create a new one and use “Update Token”.</p>
+            )
+          )}
         </div>
       )}
       <div class="toolbar">

@@ -5,7 +5,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CreateButton, ErrorText, Loading, formatTime } from "../components/ui";
 import { announce, railwayConfigured, railwayModalRequested } from "../state";
 
-type Status = Schemas["RailwayStatusRead"] & { expires_at?: string | null; warning?: string | null };
+type Status = Schemas["RailwayStatusRead"];
 type Check = { valid: boolean; detail?: string | null; permissions: string[] };
 type Dialog = "configure" | "confirm-rotate" | "rotate" | "remove" | null;
 
@@ -89,7 +89,10 @@ export function RailwayTokenTab() {
             {status.expires_at && (
               <>
                 <dt>Expires</dt>
-                <dd>{formatTime(status.expires_at)}</dd>
+                <dd>
+                  {formatTime(status.expires_at)}
+                  {status.expires_in_days != null && ` (in ${status.expires_in_days} days)`}
+                </dd>
               </>
             )}
           </dl>
