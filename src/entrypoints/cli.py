@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +108,10 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything on embedded defaults: local OpenBao, SQLite, in-process cache. Development only."""
     from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
@@ -114,6 +119,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # uvicorn re-raises a SIGTERM it handled once it has shut down; with Python's default action
+    # that would end the process before `finally` stops OpenBao, leaving it running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     bao = EmbeddedOpenBao(data_dir, port=int(os.environ.get("MIRAGE_DEV_VAULT_PORT", "8200")))
     info = bao.start()
     try:

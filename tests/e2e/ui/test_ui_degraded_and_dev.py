@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -140,3 +141,14 @@ def test_make_run_offers_the_development_sign_in(page, built_ui, tmp_path):
     finally:
         stop_process_group(process)
         log.close()
+    # SIGTERM (what stop_process_group sends) stops the embedded OpenBao too, not only the API.
+    deadline = time.monotonic() + 15
+    while _listening(vault_port):
+        assert time.monotonic() < deadline, "mirage-secrets dev left its OpenBao running"
+        time.sleep(0.2)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
