@@ -57,6 +57,15 @@ class _UiOnly(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A context closed mid-response (the favicon, after the measurement) is not a failure.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def first_render_ms(url: str, runs: int) -> tuple[list[float], list[float]]:
     from playwright.sync_api import sync_playwright
 
@@ -105,7 +114,7 @@ def main() -> int:
     server = None
     url = args.url
     if url is None:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_UiOnly, directory=str(args.dist)))
+        server = _QuietServer(("127.0.0.1", 0), partial(_UiOnly, directory=str(args.dist)))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
