@@ -178,3 +178,30 @@ def test_a_secret_with_a_ttl_shows_its_expiry_and_the_expiry_warning(page, ui, u
     expect(warnings).to_contain_text("short-lived")
     expect(warnings).to_contain_text("expires in")
     look(page, "expiry-warnings")
+
+
+def test_a_secret_can_be_added_and_revealed_from_the_keyboard_alone(page, ui, user):
+    sign_in(page, ui, user)
+    tab = page.get_by_role("tab", name="Railway Token")
+    tab.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Custom Secrets")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("button", name="Add Secret").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Add Secret")
+    expect(dialog.get_by_role("textbox", name="Key")).to_be_focused()
+    page.keyboard.type("typed-key")
+    page.keyboard.press("Tab")  # past the key's hint to the value field
+    expect(dialog.get_by_label("Value", exact=True)).to_be_focused()
+    page.keyboard.type("typed-value")
+    page.keyboard.press("Enter")  # submits the form
+    expect(dialog).to_be_hidden()
+    expect(messages(page)).to_contain_text("typed-key saved as version 1")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="typed-key"))
+    row.get_by_role("button", name="View").focus()
+    page.keyboard.press("Enter")
+    reveal = row.get_by_role("button", name="Reveal value of typed-key")
+    reveal.focus()
+    page.keyboard.press("Space")
+    expect(row.get_by_label("Value of typed-key", exact=True)).to_have_text("typed-value")
