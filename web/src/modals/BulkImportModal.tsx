@@ -33,19 +33,16 @@ export function BulkImportModal({ envId, existing, onClose, onImported }: Props)
     }
     setBusy(true);
     try {
-      const present = new Set(existing);
+      // The current values, in one audited read, only when some pasted name already exists.
+      const current: Record<string, string> = existing.some((key) => variables.has(key))
+        ? (await ok(api.GET("/api/v1/environments/{env_id}/values", { params: { path: { env_id: envId } } }))).secrets
+        : {};
       const added: string[] = [];
       const changed: string[] = [];
       const unchanged: string[] = [];
       for (const [key, value] of variables) {
-        if (!present.has(key)) {
-          added.push(key);
-          continue;
-        }
-        const current = await ok(
-          api.GET("/api/v1/environments/{env_id}/secrets/{key}", { params: { path: { env_id: envId, key } } }),
-        );
-        (current.value === value ? unchanged : changed).push(key);
+        if (!(key in current)) added.push(key);
+        else (current[key] === value ? unchanged : changed).push(key);
       }
       setPreview({ variables, added, changed, unchanged });
     } catch (failure) {

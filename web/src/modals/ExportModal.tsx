@@ -28,11 +28,9 @@ export function ExportModal({ envId, keys, onClose }: Props) {
     setBusy(true);
     setError(null);
     try {
-      const read = new Map<string, string>();
-      for (const key of keys) {
-        const variable = await ok(api.GET("/api/v1/environments/{env_id}/secrets/{key}", { params: { path: { env_id: envId, key } } }));
-        read.set(key, variable.value);
-      }
+      // One audited read of the whole environment, not one per variable.
+      const all = await ok(api.GET("/api/v1/environments/{env_id}/values", { params: { path: { env_id: envId } } }));
+      const read = new Map<string, string>(Object.entries(all.secrets));
       setValues(read);
     } catch (failure) {
       setError(errorMessage(failure));
@@ -55,7 +53,7 @@ export function ExportModal({ envId, keys, onClose }: Props) {
       <p>
         {values
           ? "Values are shown. Close this dialog or hide them when you are done."
-          : "Values are masked. “Reveal values” reads each one (recorded in your activity)."}
+          : "Values are masked. “Reveal values” reads them (recorded in your activity)."}
       </p>
       <pre class="secret-text" aria-label={`.env export of ${envId}${values ? "" : ", values masked"}`} tabIndex={0}>
         {text || "# no variables"}

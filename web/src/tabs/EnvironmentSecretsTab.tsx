@@ -8,7 +8,7 @@ import { ExportModal } from "../modals/ExportModal";
 import { SyncModal } from "../modals/SyncModal";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { SecretValue } from "../components/SecretValue";
-import { CreateButton, ErrorText } from "../components/ui";
+import { CreateButton, ErrorText, formatTime } from "../components/ui";
 import { announce, lastEnvironment } from "../state";
 
 type Dialog = { kind: "add" } | { kind: "edit"; key: string } | { kind: "bulk" } | { kind: "export" } | { kind: "sync" } | { kind: "delete"; key: string };
@@ -17,6 +17,7 @@ export function EnvironmentSecretsTab() {
   const [draft, setDraft] = useState(lastEnvironment.value);
   const [envId, setEnvId] = useState<string | null>(null);
   const [keys, setKeys] = useState<string[] | null>(null);
+  const [expiry, setExpiry] = useState<{ expired: string[]; at: Record<string, string> }>({ expired: [], at: {} });
   const [error, setError] = useState<string | null>(null);
   const [dialog, setDialog] = useState<Dialog | null>(null);
 
@@ -24,6 +25,7 @@ export function EnvironmentSecretsTab() {
     try {
       const list = await ok(api.GET("/api/v1/environments/{env_id}/secrets", { params: { path: { env_id: id } } }));
       setKeys([...list.secrets].sort());
+      setExpiry({ expired: list.expired ?? [], at: list.expires_at ?? {} });
       setError(null);
     } catch (failure) {
       setKeys(null);
@@ -89,6 +91,10 @@ export function EnvironmentSecretsTab() {
                   <tr key={key}>
                     <th scope="row">
                       <code>{key}</code>
+                      {expiry.expired.includes(key) && <span class="badge bad">Expired</span>}
+                      {!expiry.expired.includes(key) && expiry.at[key] && (
+                        <div class="muted small-text">Expires {formatTime(expiry.at[key])}</div>
+                      )}
                     </th>
                     <td>
                       <SecretValue
