@@ -99,6 +99,7 @@ ensure_redis() {
 }
 
 # The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
+# the alert tests run promtool (Debian's prometheus package); the backup tests run pg_dump;
 # the browser tests run Debian's chromium.
 ensure_test_tools() {
     local missing=()
@@ -106,11 +107,13 @@ ensure_test_tools() {
     # The browser tests drive Debian's chromium (never a downloaded Playwright browser).
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+    command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+    command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd, chromium)"
+        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump, chromium)"
     fi
 }
 
