@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from entrypoints.http.ui import CONTENT_SECURITY_POLICY
+from tests.support.csp import assert_strict_csp
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +16,7 @@ def test_the_served_instance_serves_the_page_and_its_assets(served_instance, bui
     with httpx.Client(base_url=served_instance.url, timeout=10) as client:
         page = client.get("/ui")
         assert page.status_code == 200, page.text[:300]
-        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert_strict_csp(page.headers["content-security-policy"])
         script = re.search(r'src="(/ui/assets/[^"]+\.js)"', page.text)
         assert script is not None
         asset = client.get(script.group(1))
