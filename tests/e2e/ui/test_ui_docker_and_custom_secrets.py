@@ -42,9 +42,11 @@ def test_add_test_edit_and_remove_a_registry(page, ui, user):
     edit = page.get_by_role("dialog", name=f"Edit Registry {ui.registry.host}")
     expect(edit.get_by_role("textbox", name="Username")).to_have_value("mirage")
     expect(edit.get_by_label("Password")).to_have_value("")  # the password is never sent to the page
+    look(page, "docker-edit-modal")
     edit.get_by_role("button", name="Cancel").click()
 
     row.get_by_role("button", name="Remove").click()
+    look(page, "docker-remove-confirm")
     page.get_by_role("dialog", name=f"Remove {ui.registry.host}").get_by_role("button", name="Remove").click()
     expect(messages(page)).to_contain_text("removed")
     expect(page.get_by_text("No registry credentials yet")).to_be_visible()
@@ -103,6 +105,7 @@ def test_custom_secrets_search_filter_edit_history_rollback_and_delete(page, ui,
     row.get_by_role("button", name="Edit").click()
     edit = page.get_by_role("dialog", name="Edit Secret stripe-key")
     expect(edit.get_by_role("textbox", name="Key")).to_have_attribute("readonly", "")
+    look(page, "custom-edit-secret-modal")
     edit.get_by_label("New value (leave empty to keep the current one)").fill("sk_second_value")
     edit.get_by_role("button", name="Save").click()
     expect(messages(page)).to_contain_text("stripe-key saved as version 2")
@@ -129,6 +132,7 @@ def test_custom_secrets_search_filter_edit_history_rollback_and_delete(page, ui,
     expect(row.get_by_role("button", name="History")).to_be_focused()  # focus returns to the opener
 
     row.get_by_role("button", name="Delete").click()
+    look(page, "custom-delete-confirm")
     page.get_by_role("dialog", name="Delete stripe-key").get_by_role("button", name="Delete").click()
     expect(messages(page)).to_contain_text("stripe-key deleted")
     expect(table.get_by_role("row")).to_have_count(2)

@@ -111,6 +111,7 @@ def test_environment_variables_bulk_import_export_and_sync(page, ui, user):
 
     row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name="NEW_FLAG"))
     row.get_by_role("button", name="Delete").click()
+    look(page, "environment-delete-confirm")
     page.get_by_role("dialog", name="Delete NEW_FLAG").get_by_role("button", name="Delete").click()
     expect(messages(page)).to_contain_text(f"NEW_FLAG removed from {env_id}")
     expect(table.get_by_role("row")).to_have_count(3)

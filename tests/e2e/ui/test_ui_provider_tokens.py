@@ -96,6 +96,7 @@ def test_the_github_tab_shows_username_scopes_and_expiry(page, ui, user):
     expect(messages(page)).to_contain_text("GitHub validated this token for octo-ui")
 
     page.get_by_role("button", name="Remove Token").click()
+    look(page, "github-remove-confirm")
     page.get_by_role("dialog", name="Remove Token").get_by_role("button", name="Remove Token").click()
     expect(messages(page)).to_contain_text("GitHub token removed")
     expect(status).to_contain_text("Not configured")

@@ -28,6 +28,7 @@ export function ActivityTab() {
   const cursor = pages[pages.length - 1] ?? null;
 
   useEffect(() => {
+    let current = true; // a newer filter or page supersedes this request's answer
     setPage(null);
     ok(
       api.GET("/api/v1/secrets/audit", {
@@ -45,10 +46,14 @@ export function ActivityTab() {
       }),
     )
       .then((next) => {
+        if (!current) return;
         setPage(next);
         setError(null);
       })
-      .catch((failure) => setError(errorMessage(failure)));
+      .catch((failure) => current && setError(errorMessage(failure)));
+    return () => {
+      current = false;
+    };
   }, [filters, cursor]);
 
   function apply(event: Event) {

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorMessage, ok, type Schemas } from "../api/client";
 import { SecretModal } from "../modals/SecretModal";
 import { VersionHistoryModal } from "../modals/VersionHistoryModal";
@@ -21,19 +21,24 @@ export function CustomSecretsTab() {
   const [deleting, setDeleting] = useState<Summary | null>(null);
   const [viewing, setViewing] = useState<string | null>(null);
 
+  // Filters change faster than answers arrive: only the newest request's answer is shown.
+  const latest = useRef(0);
+
   async function load() {
+    const request = ++latest.current;
     try {
       const everything = await ok(api.GET("/api/v1/secrets"));
-      setAll(everything.secrets as Summary[]);
       const filtered = await ok(
         api.GET("/api/v1/secrets", {
           params: { query: { q: search.trim() || undefined, type: type || undefined, tag: tag ? [tag] : undefined } },
         }),
       );
-      setRows(filtered.secrets as Summary[]);
+      if (request !== latest.current) return;
+      setAll(everything.secrets);
+      setRows(filtered.secrets);
       setError(null);
     } catch (failure) {
-      setError(errorMessage(failure));
+      if (request === latest.current) setError(errorMessage(failure));
     }
   }
   useEffect(() => {
