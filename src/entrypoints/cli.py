@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
+from entrypoints.commands import audit as audit_commands
 from entrypoints.commands import backup, index, vault_ops
 from entrypoints.commands import lifecycle as lifecycle_commands
 from entrypoints.commands import run as run_commands
@@ -50,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Each worker would cache for itself and miss the others' invalidations: stale reads.
         raise SettingsError("several workers need REDIS_URL for a shared cache (or CACHE_TTL_SECONDS=0)")
     if args.migrate:
-        _upgrade_database(settings.database.url)
+        _upgrade_database(settings.database.admin_url or settings.database.url)
     _serve(settings.server.host, settings.server.port, args.workers)
     return 0
 
@@ -95,8 +96,18 @@ def cmd_vault_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    _upgrade_database(load_database_settings(os.environ).url)
+    """Migrate as the tables' owner (--admin-url, else DATABASE_ADMIN_URL, else DATABASE_URL),
+    then give the service's role (DATABASE_URL's user) exactly its privileges; prints each step."""
+    import asyncio
+
+    from adapters.db.roles import apply_service_grants
+
+    settings = load_database_settings(os.environ)
+    admin_url = args.admin_url or settings.admin_url or settings.url
+    _upgrade_database(admin_url)
     print("database schema is up to date")
+    for line in asyncio.run(apply_service_grants(admin_url, settings.url)):
+        print(line)
     return 0
 
 
@@ -232,72 +243,6 @@ def cmd_migrate_tokens(args: argparse.Namespace) -> int:
     return asyncio.run(_migrate_tokens(args))
 
 
-def _retention_days(raw: str | None) -> int:
-    from services.audit_service import DEFAULT_RETENTION_DAYS
-
-    raw = raw if raw is not None else os.environ.get("AUDIT_RETENTION_DAYS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise SettingsError(f"retention days must be a whole number, got {raw!r}") from None
-    if days < 0:
-        raise SettingsError("retention days can't be negative")
-    return days
-
-
-async def _with_audit_log(work):
-    """Run `work(log)` on an `SqlAuditLog` over DATABASE_URL alone; always closed."""
-    from adapters.db.audit_log import SqlAuditLog
-    from adapters.db.engine import create_database
-    from domain.audit import AuditUnavailable
-
-    database = create_database(load_database_settings(os.environ).url)
-    log = SqlAuditLog(database)
-    try:
-        return await work(log)
-    except AuditUnavailable as exc:
-        cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""
-        raise RuntimeError(f"audit trail unavailable: {exc}{cause}") from None
-    finally:
-        await log.close()
-        await database.dispose()
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    import asyncio
-
-    async def verify(log):
-        return await log.verify()
-
-    result = asyncio.run(_with_audit_log(verify))
-    if result.ok:
-        print(f"audit chain OK: {result.checked} events checked")
-        return 0
-    print(
-        f"audit chain BROKEN at event {result.first_broken_id}: {result.reason} "
-        f"({result.checked} events verified before it)"
-    )
-    return 1
-
-
-def cmd_audit_purge(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from services.audit_service import AuditService
-    from services.audit_trail import AuditTrail
-
-    days = _retention_days(args.days)
-
-    async def purge(log):
-        return await AuditService(log=log, trail=AuditTrail(log), retention_days=days).purge_expired()
-
-    removed = asyncio.run(_with_audit_log(purge))
-    print(f"removed {removed} audit events older than {days} days")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirage-secrets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -322,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="apply all migrations as the owner, then grant the service's role (idempotent)"
+    )
+    upgrade.add_argument("--admin-url", help="the tables' owner (default: DATABASE_ADMIN_URL, else DATABASE_URL)")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
 
     migrate = commands.add_parser(
         "migrate-tokens",
@@ -335,18 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     migrate.set_defaults(handler=cmd_migrate_tokens)
 
-    audit = commands.add_parser("audit", help="the audit trail (needs only DATABASE_URL)")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken link").set_defaults(
-        handler=cmd_audit_verify
-    )
-    purge = audit_commands.add_parser(
-        "purge", help="the retention job (daily cron): remove events older than the retention period"
-    )
-    purge.add_argument(
-        "--days", help="retention in days (default: AUDIT_RETENTION_DAYS, else 30; 0 removes everything so far)"
-    )
-    purge.set_defaults(handler=cmd_audit_purge)
+    audit_commands.register(commands)
 
     lifecycle_commands.register(commands)  # secrets cleanup
     run_commands.register(commands)  # run, env export

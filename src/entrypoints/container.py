@@ -28,6 +28,7 @@ from adapters.telemetry.tracing import (
     TracedSecretVault,
     TracedVaultSessions,
 )
+from adapters.vault.audit_witness import VaultChainWitness
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client, pooled_session
@@ -81,8 +82,8 @@ class Container:
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
+        await self.audit_log.close()  # commits what is still queued, witnesses the heads (in Vault)
         await self.vault.close()
-        await self.audit_log.close()  # commits what is still queued
         await self.database.dispose()
 
 
@@ -177,7 +178,13 @@ async def build_container(settings: Settings) -> Container:
     # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
     vault = TracedSecretVault(await _build_service_vault(settings, breaker))
     database = create_database(settings.database.url)
-    audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
+    witness_interval = settings.database.audit_witness_interval
+    # The chain heads go to Vault under the service's own path (its own identity, not a user's).
+    audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
+        database,
+        witness=VaultChainWitness(vault, settings.database.audit_witness_path) if witness_interval > 0 else None,
+        witness_interval=witness_interval or 10.0,
+    )
     timed_audit_log = TimedAuditLog(audit_log)
     trail = AuditTrail(timed_audit_log)
     cache = await _build_cache(settings, vault)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,10 +48,23 @@ class VaultSettings(msgspec.Struct, frozen=True):
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
-    url: str
+    """`url`: what the service connects with (on PostgreSQL, a role that may only INSERT and
+    SELECT audit events). `admin_url`: the tables' owner, for `db upgrade` and `audit prune`
+    only (never the serving process). `audit_witness_interval`: seconds between publications of
+    the audit chain heads to Vault (0: off), under `audit_witness_path` of the KV mount (one path
+    per audit database)."""
 
-    def __repr__(self) -> str:  # the URL may carry a password
-        return f"DatabaseSettings(url={_without_password(self.url)!r})"
+    url: str
+    admin_url: str | None = None
+    audit_witness_interval: float = 10.0
+    audit_witness_path: str = "service/audit-witness"
+
+    def __repr__(self) -> str:  # the URLs may carry a password
+        admin = _without_password(self.admin_url) if self.admin_url else None
+        return (
+            f"DatabaseSettings(url={_without_password(self.url)!r}, admin_url={admin!r}, "
+            f"audit_witness_interval={self.audit_witness_interval!r})"
+        )
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -226,7 +240,22 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     url = _required(env, "DATABASE_URL")
     if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         raise SettingsError("DATABASE_URL must be a postgresql+asyncpg:// or sqlite+aiosqlite:// URL")
-    return DatabaseSettings(url=url)
+    admin_url = _optional(env, "DATABASE_ADMIN_URL")
+    if admin_url is not None and admin_url.split("://", 1)[0] != url.split("://", 1)[0]:
+        raise SettingsError("DATABASE_ADMIN_URL must use the same driver as DATABASE_URL")
+    raw_interval = _optional(env, "AUDIT_WITNESS_INTERVAL_SECONDS") or "10"
+    try:
+        interval = float(raw_interval)
+    except ValueError:
+        raise SettingsError(f"AUDIT_WITNESS_INTERVAL_SECONDS must be a number, got {raw_interval!r}") from None
+    if not 0 <= interval <= 86_400 or interval != interval:
+        raise SettingsError("AUDIT_WITNESS_INTERVAL_SECONDS must be between 0 (off) and 86400")
+    witness_path = _optional(env, "AUDIT_WITNESS_PATH") or "service/audit-witness"
+    if not re.fullmatch(r"service/[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", witness_path):
+        raise SettingsError("AUDIT_WITNESS_PATH must be a path under service/ (letters, digits, - and _)")
+    return DatabaseSettings(
+        url=url, admin_url=admin_url, audit_witness_interval=interval, audit_witness_path=witness_path
+    )
 
 
 def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:

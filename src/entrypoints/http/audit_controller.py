@@ -104,13 +104,25 @@ async def _ndjson_lines(events: AsyncIterator[StoredAuditEvent]) -> AsyncIterato
         yield msgspec.json.encode(_read(event)) + b"\n"
 
 
+# OWASP's CSV injection rule: a cell a spreadsheet would read as a formula gets a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 async def _csv_lines(events: AsyncIterator[StoredAuditEvent]) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     async for event in events:
         row = msgspec.to_builtins(_read(event))
-        writer.writerow(["" if row[column] is None else row[column] for column in CSV_COLUMNS])
+        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
