@@ -32,6 +32,7 @@ from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.railway_controller import RailwayController
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.secrets_controller import SecretsController
+from entrypoints.http.ui import ui_router
 from entrypoints.jobs import cleanup_job
 from entrypoints.settings import Settings
 
@@ -69,6 +70,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             MigrationStatusController,
             AuditController,
             AdminSecretsController,
+            ui_router(dev_mode=(settings or container.settings).dev_mode),  # type: ignore[union-attr]
         ],
         dependencies={
             "principal": Provide(provide_principal),

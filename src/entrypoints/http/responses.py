@@ -9,7 +9,11 @@ from entrypoints.http.schemas import ProblemDetail
 
 
 def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ProblemDetail, description=description, media_type=PROBLEM_MEDIA_TYPE)
+    # No generated examples: Litestar makes them up at random, so the schema (and the web UI's
+    # types generated from it) would change at every start.
+    return ResponseSpec(
+        data_container=ProblemDetail, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False
+    )
 
 
 PROBLEM_RESPONSES = {
