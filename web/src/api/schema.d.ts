@@ -898,7 +898,6 @@ export interface components {
             /** @description seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days) */
             ttl?: number | string | null;
             expires_at?: string | null;
-            /** @description days after the last new value that a rotation is due */
             rotate_every?: number | null;
         };
         /** SecretDeleted */
@@ -933,9 +932,8 @@ export interface components {
             type?: string;
             description?: string | null;
             /** @description seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days) */
-            ttl?: (number | string) | null;
+            ttl?: number | string | null;
             expires_at?: string | null;
-            /** @description days after the last new value that a rotation is due */
             rotate_every?: number | null;
         };
         /** SecretRead */
@@ -1237,7 +1235,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description a duration, e.g. 14d */
-                within?: string | null;
+                within?: string;
             };
             header?: never;
             path?: never;
@@ -1377,11 +1375,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description exact type */
-                type?: string | null;
+                type?: string;
                 /** @description repeatable; all must match */
-                tag?: string[] | null;
+                tag?: string[];
                 /** @description substring of the key */
-                q?: string | null;
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -6397,7 +6395,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description run or export */
-                purpose?: string | null;
+                purpose?: "run" | "export";
             };
             header?: never;
             path: {
@@ -6697,11 +6695,11 @@ export interface operations {
                 /** @description csv or ndjson */
                 format?: "csv" | "ndjson";
                 /** @description ISO date (2024-01-01) or date-time */
-                start_date?: string | null;
+                start_date?: string;
                 /** @description ISO date (2024-01-01) or date-time */
-                end_date?: string | null;
+                end_date?: string;
                 /** @description admins only: another user's trail */
-                user_id?: string | null;
+                user_id?: string;
             };
             header?: never;
             path?: never;
@@ -6715,7 +6713,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/csv": string;
+                    "application/x-ndjson": string;
                 };
             };
             /** @description Malformed request: bad JSON, unknown fields or wrong types */
@@ -6841,20 +6840,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description only this secret */
-                secret_key?: string | null;
+                secret_key?: string;
                 /** @description e.g. read, update, delete */
                 action?: "create" | "read" | "read_version" | "list" | "update" | "rotate" | "rollback" | "delete" | "validate" | "test_login" | "sync" | "bulk_import" | "export" | "metadata_read" | "metadata_update" | "denied" | "auth_failed" | "audit_read" | "audit_export" | "retention" | "expire" | "destroy" | "expiry_warning";
                 /** @description success, denied, not_found, ... */
                 outcome?: "success" | "denied" | "not_found" | "invalid" | "conflict" | "error" | "unavailable";
                 /** @description ISO date (2024-01-01) or date-time */
-                start_date?: string | null;
+                start_date?: string;
                 /** @description ISO date (2024-01-01) or date-time */
-                end_date?: string | null;
+                end_date?: string;
                 limit?: number;
                 /** @description next_cursor of the previous page */
-                cursor?: string | null;
+                cursor?: string;
                 /** @description admins only: another user's trail */
-                user_id?: string | null;
+                user_id?: string;
             };
             header?: never;
             path?: never;
