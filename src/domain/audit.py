@@ -524,7 +524,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         event_id = int(number)
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidInput("the cursor is not one this API returned", field="cursor") from None
-    if event_id < 0 or len(cursor) > 128:
+    if not 0 <= event_id < 2**63 or len(cursor) > 128:  # ids are PostgreSQL bigints
         raise InvalidInput("the cursor is not one this API returned", field="cursor")
     return occurred_at, event_id
 

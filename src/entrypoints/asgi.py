@@ -9,12 +9,24 @@ from litestar import Litestar
 from adapters.telemetry.logging import configure_logging
 from adapters.telemetry.tracing import configure_tracing
 from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from entrypoints.settings import dev_signing_key_path, load_settings
 
 
-def app_from_env() -> Litestar:
+def _configure_telemetry() -> None:
     configure_logging(
         level=os.environ.get("LOG_LEVEL", "INFO"), json_output=os.environ.get("LOG_FORMAT", "json") == "json"
     )
     configure_tracing()  # exporter from the standard OTEL_* variables; none unless configured
+
+
+def app_from_env() -> Litestar:
+    _configure_telemetry()
     return create_app(settings=load_settings(os.environ))
+
+
+def dev_app_from_env() -> Litestar:
+    """The app `mirage-secrets dev` serves: development mode, with the development sign-in."""
+    _configure_telemetry()
+    return create_app(
+        settings=load_settings(os.environ, dev_mode=True, dev_signing_key_file=dev_signing_key_path(os.environ))
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,12 +30,12 @@ def _data_dir() -> Path:
     return Path(os.environ.get("MIRAGE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, *, factory: str = "entrypoints.asgi:app_from_env") -> None:
     import uvicorn
 
     # A factory string, so that every worker process builds its own clients and pools.
     uvicorn.run(
-        "entrypoints.asgi:app_from_env",
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -120,6 +121,10 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything on embedded defaults: local OpenBao, SQLite, in-process cache. Development only."""
     from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
@@ -127,6 +132,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # uvicorn re-raises a SIGTERM it handled once it has shut down; with Python's default action
+    # that would end the process before `finally` stops OpenBao, leaving it running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     bao = EmbeddedOpenBao(data_dir, port=int(os.environ.get("MIRAGE_DEV_VAULT_PORT", "8200")))
     info = bao.start()
     try:
@@ -150,12 +158,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             f"\nMirage Secrets (development mode) on {base}\n"
             f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
+            f'  web UI:       {base}/ui  ("Sign in as a development user")\n'
             f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
             f'  try it:       curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/secrets\n'
             f"  API schema:   {base}/schema\n",
             flush=True,
         )
-        _serve(settings.server.host, settings.server.port, workers=1)
+        _serve(settings.server.host, settings.server.port, workers=1, factory="entrypoints.asgi:dev_app_from_env")
     finally:
         bao.stop()
     return 0

@@ -20,6 +20,7 @@ from adapters.db.locks import DatabaseJobLock
 from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
+from adapters.ratelimit.windows import InMemoryWindows, RedisWindows
 from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
@@ -39,6 +40,7 @@ from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
 from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
+from domain.rate_limits import RateLimits, WindowCounter
 from domain.values import SecretValue
 from entrypoints.settings import Settings
 from services.audit_service import AuditService
@@ -75,9 +77,12 @@ class Container:
     providers: ProviderServices
     cleanup: SecretCleanupService
     expiring: ExpiringSecretsService
+    rate_limits: RateLimits
 
     async def close(self) -> None:
         await self.http.aclose()
+        if isinstance(self.rate_limits.counter, RedisWindows):
+            await self.rate_limits.counter.close()
         if isinstance(self.cache, RedisSecretCache):
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
@@ -232,6 +237,7 @@ async def build_container(settings: Settings) -> Container:
         providers=build_provider_services(
             settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
         ),
+        rate_limits=build_rate_limits(settings),
         cleanup=build_cleanup_service(settings, vault=vault, database=database, cache=cache, trail=trail),
         expiring=ExpiringSecretsService(
             index=index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
@@ -258,6 +264,15 @@ def build_cleanup_service(
         recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
         report_expiring=set_secrets_expiring,
     )
+
+
+def build_rate_limits(settings: Settings) -> RateLimits:
+    """Shared through Redis across workers and instances; per process without REDIS_URL."""
+    limits = settings.rate_limits
+    counter: WindowCounter = (
+        RedisWindows(settings.redis.url, key_prefix=limits.key_prefix) if settings.redis.url else InMemoryWindows()
+    )
+    return RateLimits(counter, provider_calls=limits.provider_calls, failed_auth=limits.failed_auth)
 
 
 async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
