@@ -20,11 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROBLEMS_MODULE = REPO / "src" / "entrypoints" / "http" / "problems.py"
 PAGES = REPO / "docs" / "problems"
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TYPE_LITERAL = re.compile(r"problems/([a-z0-9]+(?:-[a-z0-9]+)*)")
-# Statuses Litestar raises itself before a handler runs, which the HTTP error handler turns into
-# `http-<status>` although its title map does not name them: 400 for a body that is not JSON.
-# Each has a runnable example on its page that produces it, so a change shows up there too.
-FRAMEWORK_STATUSES = frozenset({400})
+# A whole literal slug; `problems/http-{status}` built elsewhere is the http-<status> family above.
+TYPE_LITERAL = re.compile(r"problems/([a-z0-9]+(?:-[a-z0-9]+)*)(?![-{a-z0-9])")
 
 
 def _string(node: ast.AST) -> str | None:
@@ -80,7 +77,7 @@ def produced_problem_types() -> dict[str, int | None]:
                 prefix = "".join(_string(part) or "" for part in slug.values if isinstance(part, ast.Constant))
                 statuses = _status_map_keys(tree, function)
                 assert statuses, f"{PROBLEMS_MODULE}: {prefix}<status> is built, but no status map names its statuses"
-                for code in statuses | FRAMEWORK_STATUSES:
+                for code in statuses:
                     found[f"{prefix}{code}"] = code
     for source in (REPO / "src").rglob("*.py"):
         for slug in TYPE_LITERAL.findall(source.read_text()):
