@@ -7,10 +7,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from adapters.cache.memory import InProcessSecretCache
 from adapters.cache.redis_cache import RedisSecretCache
+from adapters.db.access_batch import BatchedAccessIndex
 from adapters.db.accounts import SqlEnvironmentRegistry, SqlUserAccounts
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import Database, create_database
@@ -29,7 +31,7 @@ from adapters.telemetry.tracing import (
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
-from adapters.vault.hvac_vault import HvacSecretVault
+from adapters.vault.kv_http import KvHttpSecretVault, new_http_session
 from adapters.vault.resilient import ResilientSecretVault
 from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
@@ -69,14 +71,18 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    vault_http: aiohttp.ClientSession  # one pool for every Vault data call, every identity
+    access: BatchedAccessIndex
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.access.close()  # writes the last-access times still pending
         if isinstance(self.cache, RedisSecretCache):
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
         await self.vault.close()
+        await self.vault_http.close()
         await self.audit_log.close()  # commits what is still queued
         await self.database.dispose()
 
@@ -169,8 +175,9 @@ async def build_container(settings: Settings) -> Container:
         failure_threshold=settings.vault.breaker_failures, reset_timeout=settings.vault.breaker_cooldown_seconds
     )
     track_circuit_breaker(breaker)
+    vault_http = new_http_session(verify=not settings.vault.skip_verify)
     # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
-    vault = TracedSecretVault(await _build_service_vault(settings, breaker))
+    vault = TracedSecretVault(await _build_service_vault(settings, breaker, vault_http))
     database = create_database(settings.database.url)
     audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
     timed_audit_log = TimedAuditLog(audit_log)
@@ -184,12 +191,13 @@ async def build_container(settings: Settings) -> Container:
         jwks_url=auth.jwks_url,
         roles_claim=auth.roles_claim,
     )
-    vaults = _build_vault_sessions(settings, vault, breaker)
+    vaults = _build_vault_sessions(settings, vault, breaker, vault_http)
     traced_vaults = TracedVaultSessions(vaults)
+    access = BatchedAccessIndex(TracedSecretIndex(SqlSecretIndex(database)))
     secrets = AuditedSecretService(
         trail=trail,
         vaults=traced_vaults,
-        index=TracedSecretIndex(SqlSecretIndex(database)),
+        index=access,
         users=SqlUserDirectory(database),
         cache=TracedSecretCache(cache),
         cache_policy=CachePolicy(
@@ -219,11 +227,19 @@ async def build_container(settings: Settings) -> Container:
         providers=build_provider_services(
             settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
         ),
+        vault_http=vault_http,
+        access=access,
     )
 
 
-async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
-    """The service's own Vault identity, behind retries and the breaker; AppRole tokens kept alive."""
+async def _build_service_vault(
+    settings: Settings, breaker: CircuitBreaker, http: aiohttp.ClientSession
+) -> ResilientSecretVault:
+    """The service's own Vault identity, behind retries and the breaker; AppRole tokens kept alive.
+
+    Data calls go through the aiohttp adapter; the hvac client holds the token (the AppRole keeper
+    renews it in place, and the adapter reads it before every call) and does the administration.
+    """
     vault_settings = settings.vault
 
     def client(token: str | None):
@@ -236,7 +252,14 @@ async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> R
         )
 
     service_client = client(vault_settings.token)
-    inner: SecretVault = HvacSecretVault(service_client, mount=vault_settings.mount)
+    inner: SecretVault = KvHttpSecretVault(
+        addr=vault_settings.addr,
+        mount=vault_settings.mount,
+        token=lambda: service_client.token,
+        session=http,
+        namespace=vault_settings.namespace,
+        timeout=vault_settings.timeout_seconds,
+    )
     if vault_settings.role_id:
         keeper = VaultTokenKeeper(
             service_client,
@@ -252,10 +275,15 @@ async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> R
 
 
 def _resilient(inner: SecretVault, settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
-    return ResilientSecretVault(inner, breaker=breaker, attempts=settings.vault.retry_attempts)
+    # One budget per call, retries included: a frozen Vault costs a request VAULT_TIMEOUT_SECONDS once.
+    return ResilientSecretVault(
+        inner, breaker=breaker, attempts=settings.vault.retry_attempts, budget=settings.vault.timeout_seconds
+    )
 
 
-def _build_vault_sessions(settings: Settings, service_vault: SecretVault, breaker: CircuitBreaker) -> VaultSessions:
+def _build_vault_sessions(
+    settings: Settings, service_vault: SecretVault, breaker: CircuitBreaker, http: aiohttp.ClientSession
+) -> VaultSessions:
     vault_settings = settings.vault
     if vault_settings.user_auth == "token":
         return SharedVaultSessions(service_vault)
@@ -267,6 +295,7 @@ def _build_vault_sessions(settings: Settings, service_vault: SecretVault, breake
         namespace=vault_settings.namespace,
         verify=not vault_settings.skip_verify,
         timeout=vault_settings.timeout_seconds,
+        http=http,
     )
 
 

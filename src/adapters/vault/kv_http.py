@@ -105,6 +105,7 @@ class KvHttpSecretVault:
         owns_session: bool = False,
     ) -> None:
         base = addr.rstrip("/")
+        self._base = base
         self._data_url = f"{base}/v1/{mount}/data/"
         self._metadata_url = f"{base}/v1/{mount}/metadata/"
         self._health_url = f"{base}/v1/sys/health"
@@ -132,6 +133,12 @@ class KvHttpSecretVault:
             headers["X-Vault-Namespace"] = self._namespace
         return headers
 
+    def _anonymous_headers(self) -> dict[str, str]:
+        headers = {"X-Vault-Request": "true"}
+        if self._namespace:
+            headers["X-Vault-Namespace"] = self._namespace
+        return headers
+
     async def _call(
         self,
         method: str,
@@ -150,7 +157,7 @@ class KvHttpSecretVault:
                 url,
                 json=json,
                 params=params,
-                headers=self._headers() if authenticated else {"X-Vault-Request": "true"},
+                headers=self._headers() if authenticated else self._anonymous_headers(),
                 timeout=self._timeout,
             ) as response:
                 status = response.status
@@ -247,6 +254,25 @@ class KvHttpSecretVault:
             if answer.status == 404:
                 raise SecretNotFound("no secret is stored under this key") from None
             raise VaultRefused("the secret store rejected the delete") from None
+
+    # -- login (per-user tokens) ----------------------------------------------------------------
+
+    async def jwt_login(self, *, auth_path: str, role: str, jwt: str) -> tuple[str, float]:
+        """Log in to Vault's JWT auth method: (client token, lease seconds). Sent without a token."""
+        try:
+            body = await self._call(
+                "POST",
+                f"{self._base}/v1/auth/{auth_path}/login",
+                json={"role": role, "jwt": jwt},
+                expect=(200,),
+                authenticated=False,
+            )
+        except VaultRefused:
+            raise VaultRefused("the secret store refused this identity") from None
+        except VaultStatus:  # 400: Vault checked the token itself and said no (expired, issuer, role)
+            raise VaultRefused("the secret store refused this identity") from None
+        auth = body["auth"]
+        return auth["client_token"], float(auth.get("lease_duration") or 0)
 
     # -- health -------------------------------------------------------------------------------
 
