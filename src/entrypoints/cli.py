@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
 from entrypoints.settings import (
+    MAX_WORKERS,
     SettingsError,
     load_auth_settings,
     load_database_settings,
@@ -28,26 +32,87 @@ def _data_dir() -> Path:
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    # A factory string, so that every worker process builds its own clients and pools.
-    uvicorn.run(
-        "entrypoints.asgi:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        log_config=None,  # uvicorn's loggers go through the app's redacting JSON handler
-    )
+    with _prometheus_multiprocess_dir(workers):
+        # A factory string, so that every worker process builds its own clients and pools.
+        uvicorn.run(
+            "entrypoints.asgi:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            log_config=None,  # uvicorn's loggers go through the app's redacting JSON handler
+        )
+
+
+@contextlib.contextmanager
+def _prometheus_multiprocess_dir(workers: int) -> Iterator[None]:
+    """Several workers write their samples to one directory, so `/metrics` adds up all of them.
+
+    The variable must be in the environment before the workers start (prometheus_client reads it
+    at import). An operator's PROMETHEUS_MULTIPROC_DIR is used and emptied at each start (samples
+    of workers from an earlier run would be counted again); otherwise, with more than one worker,
+    a private temporary directory is made here and removed when the server stops.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    if workers == 1:
+        yield  # one process: its own registry is the whole truth
+        return
+    directory = Path(tempfile.mkdtemp(prefix="mirage-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class SchemaNotCurrent(SettingsError):
+    """The database is not at the newest migration."""
+
+
+def _check_schema(url: str) -> None:
+    """Refuse to serve an unmigrated database: every request would be a 503 otherwise.
+
+    A database that does not answer is not refused here: the service starts and reports it on
+    /readyz until it comes back, as before.
+    """
+    from adapters.db.migrate import is_up_to_date
+
+    try:
+        current = is_up_to_date(url)
+    except Exception as exc:  # unreachable, refused: not a schema verdict
+        print(
+            f"mirage-secrets: warning: could not check the database schema ({type(exc).__name__}); serving anyway",
+            file=sys.stderr,
+        )
+        return
+    if not current:
+        raise SchemaNotCurrent(
+            "the database schema is not up to date: run `mirage-secrets db upgrade` (or `serve --migrate`)"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
-    if args.workers > 1 and settings.redis.url is None and settings.cache.ttl_seconds > 0:
+    workers = args.workers if args.workers is not None else settings.server.workers
+    if not 1 <= workers <= MAX_WORKERS:
+        raise SettingsError(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")
+    if workers > 1 and settings.redis.url is None and settings.cache.ttl_seconds > 0:
         # Each worker would cache for itself and miss the others' invalidations: stale reads.
         raise SettingsError("several workers need REDIS_URL for a shared cache (or CACHE_TTL_SECONDS=0)")
     if args.migrate:
         _upgrade_database(settings.database.url)
-    _serve(settings.server.host, settings.server.port, args.workers)
+    else:
+        _check_schema(settings.database.url)
+    _serve(settings.server.host, settings.server.port, workers)
     return 0
 
 
@@ -290,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API (settings from the environment)")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    serve.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: WEB_CONCURRENCY, else the CPU count)"
+    )
     serve.add_argument("--migrate", action="store_true", help="upgrade the database schema first")
     serve.set_defaults(handler=cmd_serve)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -65,9 +66,18 @@ class AuthSettings(msgspec.Struct, frozen=True):
     roles_claim: str = "roles"
 
 
+MAX_WORKERS = 64
+
+
+def default_workers() -> int:
+    """One worker per CPU, as OpenBao uses every core."""
+    return max(1, os.cpu_count() or 1)
+
+
 class ServerSettings(msgspec.Struct, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # WEB_CONCURRENCY; `load_server_settings` defaults it to the CPU count
 
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
@@ -210,7 +220,16 @@ def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
     port_raw = _optional(env, "PORT") or "8000"
     if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
-    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
+    workers_raw = _optional(env, "WEB_CONCURRENCY")
+    if workers_raw is None:
+        workers = default_workers()
+    elif workers_raw.isascii() and workers_raw.isdigit() and 1 <= int(workers_raw) <= MAX_WORKERS:
+        workers = int(workers_raw)
+    else:
+        raise SettingsError(
+            f"WEB_CONCURRENCY must be a whole number of workers from 1 to {MAX_WORKERS}, not {workers_raw!r}"
+        )
+    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw), workers=workers)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
