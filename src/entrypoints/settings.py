@@ -282,6 +282,34 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
     )
 
 
+DEFAULT_ACCESS_LOG_SAMPLE = 0.01
+
+
+class LoggingSettings(msgspec.Struct, frozen=True):
+    level: str = "INFO"
+    json_output: bool = True
+    access_sample: float = DEFAULT_ACCESS_LOG_SAMPLE  # share of successful access lines kept
+
+
+def load_logging_settings(env: Mapping[str, str]) -> LoggingSettings:
+    """LOG_LEVEL, LOG_FORMAT and ACCESS_LOG_SAMPLE (read by every worker when it starts)."""
+    level = (_optional(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    raw = _optional(env, "ACCESS_LOG_SAMPLE")
+    sample = DEFAULT_ACCESS_LOG_SAMPLE
+    if raw is not None:
+        try:
+            sample = float(raw)
+        except ValueError:
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}") from None
+        if not 0 <= sample <= 1:
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}")
+    return LoggingSettings(
+        level=level, json_output=(_optional(env, "LOG_FORMAT") or "json") == "json", access_sample=sample
+    )
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(

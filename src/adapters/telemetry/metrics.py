@@ -62,6 +62,7 @@ __all__ = [
     "AUTH_FAILURE_REASONS",
     "BREAKER_STATES",
     "TelemetryMetrics",
+    "bound",
     "get_metrics",
     "metrics_handler",
     "observe_audit_append",
@@ -168,6 +169,21 @@ _metrics: TelemetryMetrics | None = None
 _metrics_lock = threading.Lock()
 
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def bound(metric: Any, *label_values: str) -> Any:
+    """`metric.labels(*label_values)`, bound once and then reused: the hot path pays a dict lookup
+    instead of prometheus_client's label validation and child lookup under a lock on every call.
+
+    The label sets are bounded (operation names, outcomes, exception class names), so is this."""
+    key = (metric, label_values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*label_values)
+    return child
+
+
 def get_metrics() -> TelemetryMetrics:
     """The process-wide metrics on the default registry (created on first use, not at import)."""
     global _metrics
@@ -215,7 +231,7 @@ def refresh_circuit_breakers() -> None:
             continue
         state = BREAKER_STATES.get(str(getattr(breaker, "state", "")).lower())
         if state is not None:
-            get_metrics().circuit_breaker_state.labels(name=label).set(state)
+            bound(get_metrics().circuit_breaker_state, label).set(state)
 
 
 # -- Vault health, auth failures, audit ----------------------------------------------------------
