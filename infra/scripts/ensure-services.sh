@@ -98,16 +98,18 @@ ensure_redis() {
     echo "redis: ok ($action)"
 }
 
-# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B).
+# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
+# `make bench` drives the service with wrk (Python HTTP clients would measure themselves).
 ensure_test_tools() {
     local missing=()
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd)"
+        echo "test tools: ok (docker-registry, htpasswd, wrk)"
     fi
 }
 
