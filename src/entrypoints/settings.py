@@ -67,6 +67,7 @@ class AuthSettings(msgspec.Struct, frozen=True):
 
 
 MAX_WORKERS = 64
+WEB_SERVERS = ("granian", "uvicorn")
 
 
 def default_workers() -> int:
@@ -78,6 +79,7 @@ class ServerSettings(msgspec.Struct, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1  # WEB_CONCURRENCY; `load_server_settings` defaults it to the CPU count
+    server: str = "granian"  # WEB_SERVER: "granian" or "uvicorn"
 
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
@@ -229,7 +231,12 @@ def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
         raise SettingsError(
             f"WEB_CONCURRENCY must be a whole number of workers from 1 to {MAX_WORKERS}, not {workers_raw!r}"
         )
-    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw), workers=workers)
+    server = (_optional(env, "WEB_SERVER") or "granian").lower()
+    if server not in WEB_SERVERS:
+        raise SettingsError(f"WEB_SERVER must be one of {', '.join(WEB_SERVERS)}, not {server!r}")
+    return ServerSettings(
+        host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw), workers=workers, server=server
+    )
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:

@@ -25,7 +25,7 @@ def _count(metrics: str, series: str) -> float:
 
 
 def _worker_pids(server_pid: int) -> list[int]:
-    """The uvicorn workers: children of the served process that run the app (not the resource tracker)."""
+    """The workers: children of the served process that run the app (not the resource tracker)."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     pids = []
     for pid in map(int, children):
@@ -36,19 +36,20 @@ def _worker_pids(server_pid: int) -> list[int]:
 
 
 def _multiprocess_dir(pid: int) -> Path:
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    for entry in environ:
-        if entry.startswith(b"PROMETHEUS_MULTIPROC_DIR="):
-            return Path(entry.split(b"=", 1)[1].decode())
-    raise AssertionError(f"worker {pid} runs without PROMETHEUS_MULTIPROC_DIR")
+    """Where a worker writes its samples: the directory of the metric files it has mapped.
+
+    (Its /proc environ would not do: a forked worker shows the environment its parent was
+    started with, not the PROMETHEUS_MULTIPROC_DIR that `serve` set before starting it.)"""
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        path = line.split()[-1] if len(line.split()) >= 6 else ""
+        if re.search(rf"/(counter|gauge_\w+|histogram)_{pid}\.db$", path):
+            return Path(path).parent
+    raise AssertionError(f"worker {pid} maps no metric file: multiprocess mode is off")
 
 
 def test_metrics_add_up_the_requests_of_both_workers(served_instance):
     workers = _worker_pids(served_instance.process.pid)
     assert len(workers) == 2
-    directory = _multiprocess_dir(workers[0])
-    assert _multiprocess_dir(workers[1]) == directory
-
     headers = served_instance.headers("metrics_user")
     before = _count(httpx.get(f"{served_instance.url}/metrics", timeout=10).text, LIST_ROUTE)
     requests = 60
@@ -56,6 +57,8 @@ def test_metrics_add_up_the_requests_of_both_workers(served_instance):
     for _ in range(requests):
         assert httpx.get(f"{served_instance.url}/api/v1/secrets", headers=headers, timeout=10).status_code == 200
     after = _count(httpx.get(f"{served_instance.url}/metrics", timeout=10).text, LIST_ROUTE)
+    directory = _multiprocess_dir(workers[0])
+    assert _multiprocess_dir(workers[1]) == directory
 
     assert after - before == requests  # every request counted, whichever worker served it or the scrape
     counted_by = {int(m.group(1)) for f in directory.glob("counter_*.db") if (m := re.search(r"_(\d+)\.db$", f.name))}

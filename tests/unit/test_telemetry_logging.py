@@ -331,3 +331,13 @@ def test_access_lines_are_sampled_but_every_error_is_kept(restore_logging):
     for _ in range(5):
         _access_line(200)
     assert len(stream.getvalue().splitlines()) == before + 5
+
+
+def test_granian_access_lines_are_sampled_the_same_way(restore_logging):
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, access_sample=0.5)
+    access = logging.getLogger("granian.access")
+    for status in (200, 200, 200, 200, 500):
+        access.info('"%(method)s %(path)s" %(status)d', {"method": "GET", "path": "/api/v1/secrets", "status": status})
+    statuses = [json.loads(line)["message"].rsplit(" ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert statuses == ["200", "200", "500"]

@@ -97,7 +97,17 @@ def current_request_id() -> str | None:
 
 
 # Loggers that third-party servers configure for themselves; `configure_logging` points them at root.
-_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar", "granian", "gunicorn.error")
+_SERVER_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "litestar",
+    "granian",
+    "_granian",
+    "granian.access",
+    "gunicorn.error",
+)
+_ACCESS_LOGGERS = ("uvicorn.access", "granian.access")
 
 # -- patterns ----------------------------------------------------------------------------------
 
@@ -315,7 +325,7 @@ class _ContextQueueHandler(logging.handlers.QueueHandler):
 
 
 class AccessLogSampler(logging.Filter):
-    """Keeps every uvicorn access line of a 4xx/5xx, and one in `every` of the others."""
+    """Keeps every access line (uvicorn's or granian's) of a 4xx/5xx, and one in `every` of the others."""
 
     def __init__(self, rate: float) -> None:
         super().__init__()
@@ -326,7 +336,12 @@ class AccessLogSampler(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        status = args[4] if isinstance(args, tuple) and len(args) >= 5 else None
+        if isinstance(args, tuple) and len(args) >= 5:
+            status = args[4]  # uvicorn: (client, method, path, http version, status)
+        elif isinstance(args, dict):
+            status = args.get("status")  # granian: a mapping of named fields
+        else:
+            status = None
         if not isinstance(status, int) or status >= 400:
             return True
         if self._every == 0:
@@ -396,7 +411,9 @@ def configure_logging(
                 server_logger.removeFilter(existing)
         server_logger.propagate = True
     if access_sample < 1:
-        logging.getLogger("uvicorn.access").addFilter(AccessLogSampler(access_sample))
+        sampler = AccessLogSampler(access_sample)  # one count across both servers' loggers
+        for name in _ACCESS_LOGGERS:
+            logging.getLogger(name).addFilter(sampler)
     return handler
 
 
