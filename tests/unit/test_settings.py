@@ -171,3 +171,9 @@ def test_workers_default_to_the_cpu_count_and_web_concurrency_is_validated() -> 
     assert load_server_settings({"WEB_CONCURRENCY": "3"}).workers == 3
     for bad in ("0", "-1", "two", "65", "1.5"):
         assert "WEB_CONCURRENCY" in refused(env(WEB_CONCURRENCY=bad))
+
+
+def test_web_server_is_granian_by_default_and_validated() -> None:
+    assert load_server_settings({}).server == "granian"
+    assert load_server_settings({"WEB_SERVER": "uvicorn"}).server == "uvicorn"
+    assert "WEB_SERVER" in refused(env(WEB_SERVER="gunicorn"))
