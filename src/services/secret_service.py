@@ -302,13 +302,13 @@ class SecretService:
             return self._view(locator, await self._read_vault(principal, locator, version=None))
         generation = self._generations.get(locator.path, 0)
         cached = await self._cache.get(locator.path)
-        age = self._now() - cached.cached_at if cached else None
-        if cached and age < self._policy.ttl_seconds:
+        age = self._now() - cached.cached_at if cached is not None else 0.0
+        if cached is not None and age < self._policy.ttl_seconds:
             return self._view(locator, cached)
         try:
             snapshot = await self._read_vault(principal, locator, version=None)
         except VaultUnavailable:
-            if cached and age < self._policy.max_stale_seconds:
+            if cached is not None and age < self._policy.max_stale_seconds:
                 return self._view(locator, cached, stale_seconds=age)
             raise
         if self._generations.get(locator.path, 0) == generation:
