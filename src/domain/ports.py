@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +40,14 @@ class SecretVault(Protocol):
 
     async def soft_delete(self, path: str) -> None:
         """Delete the newest version's data; history stays for audit and rollback."""
+        ...
+
+    async def undelete(self, path: str, version: int) -> None:
+        """Make a soft-deleted version readable again."""
+        ...
+
+    async def destroy(self, path: str) -> None:
+        """Remove every version and the metadata for good (KV v2 metadata delete); no-op if absent."""
         ...
 
     async def health(self) -> VaultHealth: ...
@@ -114,3 +123,52 @@ class SecretCache(Protocol):
     async def invalidate(self, path: str) -> None:
         """Drop the entry here and on every other instance sharing this cache."""
         ...
+
+
+class SecretLifecycleIndex(Protocol):
+    """The index across users, as the cleanup pass needs it.
+
+    Each `claim_*` succeeds for exactly one caller however many race for the same row, so that
+    several instances running the pass never act on one secret twice.
+    """
+
+    async def expired_live(self, now: datetime, limit: int) -> list[SecretRecord]:
+        """Live secrets whose TTL expiry is at or before `now`, oldest expiry first."""
+        ...
+
+    async def past_recovery(self, cutoff: datetime, limit: int) -> list[SecretRecord]:
+        """Secrets the pass deleted for expiry at or before `cutoff` (their recovery window is over)."""
+        ...
+
+    async def expiring_live(self, until: datetime, limit: int) -> list[SecretRecord]:
+        """Live secrets with a TTL or provider expiry at or before `until`."""
+        ...
+
+    async def count_expiring(self, now: datetime, until: datetime) -> int: ...
+
+    async def claim_expired(self, user_id: str, key: str, now: datetime) -> bool:
+        """Mark an expired live secret deleted for expiry; False if someone else already did."""
+        ...
+
+    async def release_expired(self, user_id: str, key: str) -> None:
+        """Undo `claim_expired` after Vault refused the delete (the next pass tries again)."""
+        ...
+
+    async def claim_destroy(self, user_id: str, key: str, cutoff: datetime) -> bool: ...
+
+    async def release_destroy(self, user_id: str, key: str) -> None: ...
+
+    async def remove(self, user_id: str, key: str) -> None:
+        """Drop a row claimed for destruction."""
+        ...
+
+    async def claim_warning(self, user_id: str, key: str, threshold_days: int) -> bool:
+        """Record that the `threshold_days` warning was given; False if it (or a closer one) was."""
+        ...
+
+
+class JobLock(Protocol):
+    """A lock across every instance of the service (a PostgreSQL advisory lock), for jobs one
+    instance at a time should run. `hold` yields whether this caller got it; it never waits."""
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]: ...

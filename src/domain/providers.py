@@ -115,6 +115,9 @@ class GitHubTokenInfo:
     expires_at: datetime | None
     public_repos: int
     total_private_repos: int | None
+    # Repositories the token can reach (owned, collaborator, organisation member), or None if
+    # GitHub would not say.
+    repository_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +218,17 @@ def parse_github_token_expiration(header: str) -> datetime:
     else:
         parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
     return parsed.astimezone(UTC)
+
+
+_LAST_PAGE = re.compile(r'<[^>]*[?&]page=([0-9]+)[^>]*>;\s*rel="last"')
+
+
+def last_page(link_header: str | None) -> int | None:
+    """The `page` of the `rel="last"` entry of an RFC 8288 `Link` header (GitHub's pagination)."""
+    if not link_header:
+        return None
+    match = _LAST_PAGE.search(link_header)
+    return int(match.group(1)) if match else None
 
 
 def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:

@@ -12,6 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
+from entrypoints.commands import backup, index, vault_ops
+from entrypoints.commands import lifecycle as lifecycle_commands
+from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
     MAX_WORKERS,
     SettingsError,
@@ -157,6 +160,7 @@ def _bootstrap_vault() -> list[str]:
         secret_id=vault.secret_id,
         namespace=vault.namespace,
         verify=not vault.skip_verify,
+        addresses=vault.all_addresses,
     )
     jwt = None
     if os.environ.get("AUTH_ISSUER"):  # Vault checks users' tokens the way the service does
@@ -393,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap", help="KV v2 mount, policies, JWT auth (when AUTH_* are set) and the AppRole role; idempotent"
     )
     bootstrap.set_defaults(handler=cmd_vault_bootstrap)
+    vault_ops.register(vault_commands)
+    backup.register(commands)
+    index.register(commands)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -422,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(handler=cmd_audit_purge)
 
+    lifecycle_commands.register(commands)  # secrets cleanup
+    run_commands.register(commands)  # run, env export
     token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
     token.add_argument("user")
     token.add_argument("--admin", action="store_true")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -17,10 +18,11 @@ from adapters.db.accounts import SqlEnvironmentRegistry, SqlUserAccounts
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import Database, create_database
 from adapters.db.health import database_health
-from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
+from adapters.db.locks import DatabaseJobLock
+from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
-from adapters.telemetry.metrics import track_circuit_breaker
+from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
     TracedSecretCache,
@@ -28,6 +30,7 @@ from adapters.telemetry.tracing import (
     TracedSecretVault,
     TracedVaultSessions,
 )
+from adapters.vault.address_pool import VaultAddressPool, shared_pool
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
@@ -50,6 +53,7 @@ from services.health_service import HealthService
 from services.migration import MigrationService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
 from services.railway_tokens import RailwayPolicy, RailwayTokenService
+from services.secret_lifecycle import ExpiringSecretsService, SecretCleanupService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")
@@ -71,6 +75,8 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    cleanup: SecretCleanupService
+    expiring: ExpiringSecretsService
     vault_http: aiohttp.ClientSession  # one pool for every Vault data call, every identity
     access: BatchedAccessIndex
 
@@ -195,7 +201,8 @@ async def build_container(settings: Settings) -> Container:
     # A per-user session lookup (a JWT login, sometimes) is worth a span; the shared identity's
     # is a constant (already a traced vault), and a span for it cost ~7% of an uncached read.
     traced_vaults = TracedVaultSessions(vaults) if isinstance(vaults, JwtVaultSessions) else vaults
-    access = BatchedAccessIndex(TracedSecretIndex(SqlSecretIndex(database)))
+    index = TracedSecretIndex(SqlSecretIndex(database))
+    access = BatchedAccessIndex(index)  # last-access writes batched off the read path
     secrets = AuditedSecretService(
         trail=trail,
         vaults=traced_vaults,
@@ -231,6 +238,31 @@ async def build_container(settings: Settings) -> Container:
         ),
         vault_http=vault_http,
         access=access,
+        cleanup=build_cleanup_service(settings, vault=vault, database=database, cache=cache, trail=trail),
+        expiring=ExpiringSecretsService(
+            index=index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
+        ),
+    )
+
+
+def build_cleanup_service(
+    settings: Settings,
+    *,
+    vault: SecretVault,
+    database: Database,
+    cache: SecretCache,
+    trail: AuditTrail,
+    recovery: timedelta | None = None,
+) -> SecretCleanupService:
+    """The lifecycle's cleanup pass on the service's own Vault identity (it acts on every user)."""
+    return SecretCleanupService(
+        vault=vault,
+        index=SqlSecretLifecycleIndex(database),
+        cache=cache,
+        trail=trail,
+        lock=DatabaseJobLock(database),
+        recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
+        report_expiring=set_secrets_expiring,
     )
 
 
@@ -251,6 +283,7 @@ async def _build_service_vault(
             namespace=vault_settings.namespace,
             verify=not vault_settings.skip_verify,
             timeout=vault_settings.timeout_seconds,
+            addresses=vault_settings.all_addresses,
         )
 
     service_client = client(vault_settings.token)
@@ -261,6 +294,7 @@ async def _build_service_vault(
         session=http,
         namespace=vault_settings.namespace,
         timeout=vault_settings.timeout_seconds,
+        pool=_address_pool(settings),
     )
     if vault_settings.role_id:
         keeper = VaultTokenKeeper(
@@ -274,6 +308,13 @@ async def _build_service_vault(
         await keeper.start(require_login=False)  # keeps trying in the background if Vault is down
         inner = TokenKeepingVault(inner, keeper)
     return _resilient(inner, settings, breaker)
+
+
+def _address_pool(settings: Settings) -> VaultAddressPool | None:
+    """With several VAULT_ADDR nodes, the process-wide pool that follows the active one (shared
+    with the hvac clients); None for a single address."""
+    addresses = settings.vault.all_addresses
+    return shared_pool(addresses) if len(addresses) > 1 else None
 
 
 def _resilient(inner: SecretVault, settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:
@@ -298,6 +339,7 @@ def _build_vault_sessions(
         verify=not vault_settings.skip_verify,
         timeout=vault_settings.timeout_seconds,
         http=http,
+        pool=_address_pool(settings),  # follows the cluster's active node too
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from domain import errors
 from domain.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome, AuditUnavailable
 from domain.credentials import CredentialMissing
+from domain.lifecycle import SecretExpired
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
 from domain.values import Principal
@@ -22,6 +23,7 @@ _OUTCOMES: list[tuple[type[Exception], AuditOutcome]] = [
     (errors.Forbidden, AuditOutcome.DENIED),
     (errors.VaultRefused, AuditOutcome.DENIED),
     (errors.SecretNotFound, AuditOutcome.NOT_FOUND),
+    (SecretExpired, AuditOutcome.NOT_FOUND),
     (errors.VersionNotFound, AuditOutcome.NOT_FOUND),
     (errors.VersionGone, AuditOutcome.NOT_FOUND),
     (errors.VersionConflict, AuditOutcome.CONFLICT),

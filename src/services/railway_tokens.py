@@ -15,6 +15,7 @@ from domain.credentials import (
     VaultDisabled,
 )
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
+from domain.lifecycle import expiry_status
 from domain.providers import (
     ProviderRejected,
     RailwayTokenInfo,
@@ -51,6 +52,10 @@ class RailwayStatus:
     source: str | None  # "vault", "env" or None
     version: int | None = None
     token_kind: str | None = None
+    # Railway reports no expiry of its own: these come from a TTL set on the stored token.
+    expires_at: datetime | None = None
+    expires_in_days: int | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +180,11 @@ class RailwayTokenService:
                 current = vault_metadata.current
                 if current is not None:
                     age = self._clock() - current.created_at
+                days, warning = expiry_status(metadata.expires_at, self._clock())
                 return RailwayStatus(
+                    expires_at=metadata.expires_at,
+                    expires_in_days=days,
+                    warning=warning,
                     configured=True,
                     last_validated=metadata.last_validated,
                     needs_rotation=age > timedelta(days=self._policy.max_age_days),

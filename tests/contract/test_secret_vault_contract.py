@@ -136,3 +136,16 @@ async def test_custom_metadata_round_trips_and_is_replaced_whole(vault):
 async def test_health_reports_an_unsealed_server(vault):
     health = await vault.health()
     assert health.reachable and not health.sealed
+
+
+async def test_undelete_brings_a_deleted_version_back_and_destroy_removes_everything(vault):
+    path = _path()
+    await vault.write(path, v("one"), cas=0)
+    await vault.soft_delete(path)
+    with pytest.raises(SecretNotFound):
+        await vault.read(path)
+    await vault.undelete(path, 1)
+    assert (await vault.read(path)).data["value"].reveal() == "one"
+    await vault.destroy(path)
+    assert await vault.read_metadata(path) is None
+    await vault.destroy(path)  # idempotent

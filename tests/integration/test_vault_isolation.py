@@ -183,9 +183,11 @@ def test_the_backend_approle_reaches_only_what_its_jobs_need(openbao, users):
     )
     assert caps == {
         f"{MOUNT}/data/service/cache-key": ["create", "read", "update"],
-        f"{MOUNT}/data/users/{alice}/railway": ["create", "update"],  # token migration writes, never reads
-        f"{MOUNT}/data/users/{alice}/custom/k": ["deny"],
-        f"{MOUNT}/metadata/users/{alice}/custom/k": ["deny"],
+        # Token migration writes, the cleanup pass deletes; neither ever reads a value.
+        f"{MOUNT}/data/users/{alice}/railway": ["create", "delete", "update"],
+        f"{MOUNT}/data/users/{alice}/custom/k": ["delete"],
+        # The cleanup pass: the expiry is in the metadata; destroying is a metadata delete.
+        f"{MOUNT}/metadata/users/{alice}/custom/k": ["delete", "read"],
         "sys/policies/acl/admin-policy": ["deny"],
     }
     with pytest.raises(hvac_errors.Forbidden):
@@ -194,7 +196,7 @@ def test_the_backend_approle_reaches_only_what_its_jobs_need(openbao, users):
         )
 
 
-def test_the_backup_policy_takes_snapshots_and_nothing_else(openbao, users):
+def test_the_backup_policy_takes_snapshots_and_counts_metadata_but_reads_no_value(openbao, users):
     alice, _, _ = users
     root = hvac.Client(url=openbao.addr, token=openbao.root_token)
     backup = hvac.Client(
@@ -206,5 +208,5 @@ def test_the_backup_policy_takes_snapshots_and_nothing_else(openbao, users):
     assert caps == {
         "sys/storage/raft/snapshot": ["read"],
         f"{MOUNT}/data/users/{alice}/custom/k": ["deny"],
-        f"{MOUNT}/metadata/users": ["deny"],
+        f"{MOUNT}/metadata/users": ["list", "read"],  # the manifest's counts; metadata holds no value
     }

@@ -49,6 +49,12 @@ class BatchedAccessIndex:
     def inner(self) -> SecretIndex:
         return self._inner
 
+    def __getattr__(self, name: str) -> object:
+        # Anything beyond the port (lifecycle queries, close, ...) goes to the wrapped index.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     @property
     def pending(self) -> int:
         return len(self._pending)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from domain.providers import (
     ProviderRejected,
     ProviderUnavailable,
     github_token_type,
+    last_page,
     parse_github_token_expiration,
     parse_oauth_scopes,
     parse_retry_after,
@@ -43,6 +45,7 @@ class GitHubTokenValidatorHttp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = api_url.rstrip("/") + "/user"
+        self._repos_url = api_url.rstrip("/") + "/user/repos"
         self._http = http
         self._user_agent = user_agent
         self._clock = clock
@@ -66,7 +69,8 @@ class GitHubTokenValidatorHttp:
 
         status = response.status_code
         if status == 200:
-            return self._info(response, token)
+            info = self._info(response, token)
+            return replace(info, repository_count=await self._repository_count(headers, info))
         if status in (403, 429) and self._rate_limited(response):
             raise ProviderRateLimited(GITHUB, self._retry_after(response))
         if status >= 500:
@@ -102,6 +106,26 @@ class GitHubTokenValidatorHttp:
             public_repos=_int(body.get("public_repos")) or 0,
             total_private_repos=_int(body.get("total_private_repos")),
         )
+
+    async def _repository_count(self, headers: dict[str, str], info: GitHubTokenInfo) -> int | None:
+        """Every repository the token reaches, counted from one page of one: with `per_page=1` the
+        `Link` header's last page IS the count, so no page is walked. Falls back to what `GET /user`
+        said (owned repositories) when the listing can't be had."""
+        fallback = info.public_repos + info.total_private_repos if info.total_private_repos is not None else None
+        try:
+            response = await self._http.get(self._repos_url, params={"per_page": "1"}, headers=headers)
+        except httpx.HTTPError:
+            return fallback
+        if response.status_code != 200:
+            return fallback
+        pages = last_page(response.headers.get("Link"))
+        if pages is not None:
+            return pages
+        try:
+            body = response.json()
+        except ValueError:
+            return fallback
+        return len(body) if isinstance(body, list) else fallback
 
     @staticmethod
     def _rate_limited(response: httpx.Response) -> bool:

@@ -15,18 +15,25 @@ Failures that prove Vault did not act on the request (the connection never opene
 standby, 429, 501) carry a `VaultDidNotAct` as their `__cause__`, which is what
 `ResilientSecretVault` checks before it retries a non-idempotent write.
 
+With several cluster addresses (`pool`, shared with the hvac clients), a request goes to the node
+believed active; when that node refuses the connection or answers that it is sealed or not the
+active one (Vault did not act), the next node is tried once within the same call, and the pool
+remembers which one answered. Time is bounded by the caller's budget (`ResilientSecretVault`).
+
 A read returns the version's `custom_metadata` (KV v2 puts it in every data read), so a caller
 that needs the custom metadata of the newest version needs no second call.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
+from adapters.vault.address_pool import VaultAddressPool, is_failover_answer
 from adapters.vault.hvac_vault import parse_vault_time
 from domain.errors import (
     SecretNotFound,
@@ -103,12 +110,15 @@ class KvHttpSecretVault:
         namespace: str | None = None,
         timeout: float = 5.0,
         owns_session: bool = False,
+        pool: VaultAddressPool | None = None,
     ) -> None:
-        base = addr.rstrip("/")
-        self._base = base
-        self._data_url = f"{base}/v1/{mount}/data/"
-        self._metadata_url = f"{base}/v1/{mount}/metadata/"
-        self._health_url = f"{base}/v1/sys/health"
+        self._base = addr.rstrip("/")
+        self._pool = pool
+        # Paths only: the address is chosen per request (the active node of a cluster).
+        self._data_url = f"/v1/{mount}/data/"
+        self._metadata_url = f"/v1/{mount}/metadata/"
+        self._undelete_url = f"/v1/{mount}/undelete/"
+        self._health_url = "/v1/sys/health"
         self._token = token
         self._session = session
         self._namespace = namespace or None
@@ -151,22 +161,35 @@ class KvHttpSecretVault:
     ) -> Any:
         """One request. Returns the parsed JSON body (None for 204); raises domain errors or
         `VaultStatus` for 400/404, which only the operation can interpret."""
+        addresses = self._pool.candidates() if self._pool is not None else [self._base]
+        headers = self._headers() if authenticated else self._anonymous_headers()
+        for attempt, addr in enumerate(addresses):
+            more = attempt + 1 < len(addresses)
+            try:
+                async with self.session.request(
+                    method, addr + url, json=json, params=params, headers=headers, timeout=self._timeout
+                ) as response:
+                    status = response.status
+                    text = await response.text() if status != 204 else ""
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # The connection never opened: nothing reached Vault.
+                if self._pool is not None:
+                    self._pool.mark_failed(addr)
+                if more:
+                    continue
+                raise VaultUnavailable("the secret store did not answer") from VaultDidNotAct(type(exc).__name__)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise VaultUnavailable("the secret store did not answer") from exc
+            if self._pool is not None:
+                if more and is_failover_answer(status, text):
+                    self._pool.mark_failed(addr)  # sealed or standby: it did not act; ask the next node
+                    continue
+                self._pool.mark_active(addr)
+            break
         try:
-            async with self.session.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                headers=self._headers() if authenticated else self._anonymous_headers(),
-                timeout=self._timeout,
-            ) as response:
-                status = response.status
-                body = await response.json(content_type=None) if status != 204 else None
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # The connection never opened: nothing reached Vault.
-            raise VaultUnavailable("the secret store did not answer") from VaultDidNotAct(type(exc).__name__)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # ValueError: a body that is not JSON
-            raise VaultUnavailable("the secret store did not answer") from exc
+            body = jsonlib.loads(text) if text else None
+        except ValueError as exc:  # a body that is not JSON
+            raise VaultUnavailable("the secret store gave an unexpected answer") from exc
         if status in expect:
             return body
         if status in (501, 503):
@@ -255,6 +278,22 @@ class KvHttpSecretVault:
                 raise SecretNotFound("no secret is stored under this key") from None
             raise VaultRefused("the secret store rejected the delete") from None
 
+    async def undelete(self, path: str, version: int) -> None:
+        try:
+            await self._call("POST", self._undelete_url + path, json={"versions": [version]})
+        except VaultStatus as answer:
+            if answer.status == 404:
+                raise SecretNotFound("no secret is stored under this key") from None
+            raise VaultRefused("the secret store rejected the undelete") from None
+
+    async def destroy(self, path: str) -> None:
+        try:
+            await self._call("DELETE", self._metadata_url + path)
+        except VaultStatus as answer:
+            if answer.status == 404:
+                return  # already gone: destroying is idempotent
+            raise VaultRefused("the secret store rejected the destroy") from None
+
     # -- login (per-user tokens) ----------------------------------------------------------------
 
     async def jwt_login(self, *, auth_path: str, role: str, jwt: str) -> tuple[str, float]:
@@ -262,7 +301,7 @@ class KvHttpSecretVault:
         try:
             body = await self._call(
                 "POST",
-                f"{self._base}/v1/auth/{auth_path}/login",
+                f"/v1/auth/{auth_path}/login",
                 json={"role": role, "jwt": jwt},
                 expect=(200,),
                 authenticated=False,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from adapters.vault.address_pool import VaultAddressPool
 from adapters.vault.kv_http import KvHttpSecretVault, new_http_session
 from domain.errors import NotAuthenticated
 from domain.ports import SecretVault
@@ -69,6 +70,7 @@ class JwtVaultSessions:
         verify: bool = True,
         timeout: float = 5.0,
         http: aiohttp.ClientSession | None = None,
+        pool: VaultAddressPool | None = None,
         wrap: Callable[[SecretVault], SecretVault] = lambda vault: vault,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -81,6 +83,7 @@ class JwtVaultSessions:
         # One connection pool for every user; made on first use (on the serving loop) if not given.
         self._http = http
         self._owns_http = http is None
+        self._address_pool = pool  # several cluster nodes: follow the active one
         self._login_client: KvHttpSecretVault | None = None
         self._wrap = wrap  # e.g. retries and the circuit breaker shared by every user's vault
         self._clock = clock
@@ -128,6 +131,7 @@ class JwtVaultSessions:
             session=self._session,
             namespace=self._namespace,
             timeout=self._timeout,
+            pool=self._address_pool,
         )
 
     async def _login(self, principal: Principal) -> _Session:

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from domain.errors import NotAuthenticated
 from domain.values import Principal
 from services.audit_service import AuditService
+from services.secret_lifecycle import ExpiringSecretsService
 from services.secret_service import SecretService
 
 
@@ -35,6 +36,10 @@ def _verified(request: Request, identity) -> Principal:
 
 def provide_secret_service(request: Request, principal: NamedDependency[Principal]) -> SecretService:
     return request.app.state.container.secrets
+
+
+def provide_expiring_service(request: Request, principal: NamedDependency[Principal]) -> ExpiringSecretsService:
+    return request.app.state.container.expiring
 
 
 def provide_audit_service(request: Request, principal: NamedDependency[Principal]) -> AuditService:
