@@ -26,6 +26,7 @@ that needs the custom metadata of the newest version needs no second call.
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -161,31 +162,12 @@ class KvHttpSecretVault:
     ) -> Any:
         """One request. Returns the parsed JSON body (None for 204); raises domain errors or
         `VaultStatus` for 400/404, which only the operation can interpret."""
-        addresses = self._pool.candidates() if self._pool is not None else [self._base]
         headers = self._headers() if authenticated else self._anonymous_headers()
-        for attempt, addr in enumerate(addresses):
-            more = attempt + 1 < len(addresses)
-            try:
-                async with self.session.request(
-                    method, addr + url, json=json, params=params, headers=headers, timeout=self._timeout
-                ) as response:
-                    status = response.status
-                    text = await response.text() if status != 204 else ""
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                # The connection never opened: nothing reached Vault.
-                if self._pool is not None:
-                    self._pool.mark_failed(addr)
-                if more:
-                    continue
-                raise VaultUnavailable("the secret store did not answer") from VaultDidNotAct(type(exc).__name__)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise VaultUnavailable("the secret store did not answer") from exc
-            if self._pool is not None:
-                if more and is_failover_answer(status, text):
-                    self._pool.mark_failed(addr)  # sealed or standby: it did not act; ask the next node
-                    continue
-                self._pool.mark_active(addr)
-            break
+        pool = self._pool
+        if pool is None:
+            status, text = await self._send(self._base, method, url, json, params, headers)
+        else:
+            status, text = await self._send_following_the_active_node(pool, method, url, json, params, headers)
         try:
             body = jsonlib.loads(text) if text else None
         except ValueError as exc:  # a body that is not JSON
@@ -203,6 +185,59 @@ class KvHttpSecretVault:
         if status in (400, 404):
             raise VaultStatus(status, body)
         raise VaultUnavailable("the secret store gave an unexpected answer") from VaultStatus(status, body)
+
+    async def _send(
+        self, addr: str, method: str, url: str, json: Any, params: Mapping[str, str] | None, headers: dict[str, str]
+    ) -> tuple[int, str]:
+        try:
+            async with self.session.request(
+                method, addr + url, json=json, params=params, headers=headers, timeout=self._timeout
+            ) as response:
+                return response.status, (await response.text() if response.status != 204 else "")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # The connection never opened: nothing reached Vault.
+            raise VaultUnavailable("the secret store did not answer") from VaultDidNotAct(type(exc).__name__)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise VaultUnavailable("the secret store did not answer") from exc
+
+    async def _send_following_the_active_node(
+        self,
+        pool: VaultAddressPool,
+        method: str,
+        url: str,
+        json: Any,
+        params: Mapping[str, str] | None,
+        headers: dict[str, str],
+    ) -> tuple[int, str]:
+        """Try the active node, then the others, in rounds (pausing between them) while no node is
+        active, for up to the pool's `failover_seconds` - a Raft election takes a few seconds. Only
+        answers that prove the node did not act move on; the caller's budget bounds it all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + pool.failover_seconds
+        while True:
+            failure: VaultUnavailable | None = None
+            last: tuple[int, str] = (503, "")
+            for addr in pool.candidates():
+                try:
+                    status, text = await self._send(addr, method, url, json, params, headers)
+                except VaultUnavailable as exc:
+                    if not isinstance(exc.__cause__, VaultDidNotAct):
+                        raise  # the request may have reached the node: not re-sent
+                    pool.mark_failed(addr)
+                    failure = exc
+                    continue
+                if is_failover_answer(status, text):
+                    pool.mark_failed(addr)  # sealed or standby: it did not act; ask the next node
+                    failure = None
+                    last = (status, text)
+                    continue
+                pool.mark_active(addr)
+                return status, text
+            if loop.time() + pool.pause_seconds >= deadline or len(pool.addresses) == 1:
+                if failure is not None:
+                    raise failure
+                return last
+            await asyncio.sleep(pool.pause_seconds)
 
     # -- reads --------------------------------------------------------------------------------
 
