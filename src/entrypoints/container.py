@@ -22,6 +22,7 @@ from adapters.db.locks import DatabaseJobLock
 from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
+from adapters.ratelimit.windows import InMemoryWindows, RedisWindows
 from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
@@ -31,6 +32,7 @@ from adapters.telemetry.tracing import (
     TracedVaultSessions,
 )
 from adapters.vault.address_pool import VaultAddressPool, shared_pool
+from adapters.vault.audit_witness import VaultChainWitness
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client
@@ -41,6 +43,7 @@ from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
 from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
+from domain.rate_limits import RateLimits, WindowCounter
 from domain.values import SecretValue
 from entrypoints.settings import Settings
 from services.audit_service import AuditService
@@ -77,19 +80,22 @@ class Container:
     providers: ProviderServices
     cleanup: SecretCleanupService
     expiring: ExpiringSecretsService
+    rate_limits: RateLimits
     vault_http: aiohttp.ClientSession  # one pool for every Vault data call, every identity
     access: BatchedAccessIndex
 
     async def close(self) -> None:
         await self.http.aclose()
         await self.access.close()  # writes the last-access times still pending
+        if isinstance(self.rate_limits.counter, RedisWindows):
+            await self.rate_limits.counter.close()
         if isinstance(self.cache, RedisSecretCache):
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
+        await self.audit_log.close()  # commits what is still queued, witnesses the heads (in Vault)
         await self.vault.close()
-        await self.vault_http.close()
-        await self.audit_log.close()  # commits what is still queued
+        await self.vault_http.close()  # after the audit log: its last witness goes to Vault
         await self.database.dispose()
 
 
@@ -185,7 +191,13 @@ async def build_container(settings: Settings) -> Container:
     # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
     vault = TracedSecretVault(await _build_service_vault(settings, breaker, vault_http))
     database = create_database(settings.database.url)
-    audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
+    witness_interval = settings.database.audit_witness_interval
+    # The chain heads go to Vault under the service's own path (its own identity, not a user's).
+    audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
+        database,
+        witness=VaultChainWitness(vault, settings.database.audit_witness_path) if witness_interval > 0 else None,
+        witness_interval=witness_interval or 10.0,
+    )
     timed_audit_log = TimedAuditLog(audit_log)
     trail = AuditTrail(timed_audit_log)
     cache = await _build_cache(settings, vault)
@@ -238,6 +250,7 @@ async def build_container(settings: Settings) -> Container:
         ),
         vault_http=vault_http,
         access=access,
+        rate_limits=build_rate_limits(settings),
         cleanup=build_cleanup_service(settings, vault=vault, database=database, cache=cache, trail=trail),
         expiring=ExpiringSecretsService(
             index=index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
@@ -264,6 +277,15 @@ def build_cleanup_service(
         recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
         report_expiring=set_secrets_expiring,
     )
+
+
+def build_rate_limits(settings: Settings) -> RateLimits:
+    """Shared through Redis across workers and instances; per process without REDIS_URL."""
+    limits = settings.rate_limits
+    counter: WindowCounter = (
+        RedisWindows(settings.redis.url, key_prefix=limits.key_prefix) if settings.redis.url else InMemoryWindows()
+    )
+    return RateLimits(counter, provider_calls=limits.provider_calls, failed_auth=limits.failed_auth)
 
 
 async def _build_service_vault(

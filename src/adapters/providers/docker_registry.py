@@ -21,6 +21,7 @@ from domain.providers import (
     DOCKER_HUB_API,
     DOCKER_REGISTRY,
     ProviderRateLimited,
+    ProviderRejected,
     ProviderUnavailable,
     RegistryLoginResult,
     normalize_registry,
@@ -183,6 +184,11 @@ class DockerRegistryLoginTester:
             response = await self._http.get(
                 url, params=params, auth=auth, headers=merged, follow_redirects=follow_redirects
             )
+        except UnicodeEncodeError:
+            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
+            raise ProviderRejected(
+                DOCKER_REGISTRY, "the credential holds characters HTTP headers cannot carry"
+            ) from None
         except httpx.TimeoutException:
             raise ProviderUnavailable(DOCKER_REGISTRY, reason=f"{host} timed out") from None
         except httpx.HTTPError as exc:

@@ -61,6 +61,9 @@ class GitHubTokenValidatorHttp:
         }
         try:
             response = await self._http.get(self._url, headers=headers)
+        except UnicodeEncodeError:
+            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
+            raise ProviderRejected(GITHUB, "the credential holds characters HTTP headers cannot carry") from None
         except httpx.TimeoutException:
             raise ProviderUnavailable(GITHUB, reason="timed out") from None
         except httpx.HTTPError as exc:

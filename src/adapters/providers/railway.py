@@ -196,6 +196,9 @@ class RailwayGraphQLClient:
             body["variables"] = dict(variables)
         try:
             response = await self._http.post(self._endpoint, json=body, headers=headers)
+        except UnicodeEncodeError:
+            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
+            raise ProviderRejected(RAILWAY, "the credential holds characters HTTP headers cannot carry") from None
         except httpx.TimeoutException:
             raise ProviderUnavailable(RAILWAY, reason="timed out") from None
         except httpx.HTTPError as exc:
