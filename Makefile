@@ -26,6 +26,7 @@ web:
 	bash infra/scripts/build-web.sh
 
 web-types: install
+	mkdir -p web/build
 	.venv/bin/python -m entrypoints.http.openapi_dump web/build/openapi.json
 	cd web && npx --no-install openapi-typescript build/openapi.json -o src/api/schema.d.ts
 	bash infra/scripts/build-web.sh

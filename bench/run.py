@@ -4,12 +4,15 @@ One command (`make bench`, or `.venv/bin/python bench/run.py --quick` for a smok
 
 1. makes sure `wrk` exists (the Python HTTP clients saturate around 0.6 k req/s on 2 cores and
    would measure themselves, see ../shared/design/PERFORMANCE.md);
-2. starts a throwaway in-memory OpenBao dev server with Prometheus telemetry, mounts KV v2
-   `mirage`, migrates a temp SQLite database (or `--database-url`), makes dev signing keys;
+2. starts a throwaway in-memory OpenBao dev server with Prometheus telemetry and a file audit
+   device (what production runs), mounts KV v2 `mirage`, creates and migrates a throwaway
+   PostgreSQL database on 127.0.0.1:5432 (or `--database-url`; `--sqlite` for a temp file),
+   makes dev signing keys;
 3. starts `mirage-secrets serve --workers N`, seeds secrets through the HTTP API;
 4. runs wrk with identical settings for each scenario, each one right after a raw OpenBao run so
    that the ratio compares two measurements taken under the same machine conditions;
-5. prints a markdown table and writes it to bench/results/latest.md.
+5. reads each worker's RSS after the runs, prints a markdown table (req/s, p50, p99, ratio, Vault
+   calls saved, RSS per worker, machine load) and writes it to bench/results/latest.md.
 
 Everything it starts (OpenBao, the service and its workers) runs in its own process group and is
 stopped on exit, including on Ctrl+C and on errors.
@@ -49,8 +52,13 @@ import httpx  # noqa: E402  (after the sys.path tweak on purpose)
 
 WRK_THREADS, WRK_CONNECTIONS = 2, 32  # the settings PERFORMANCE.md's figures were taken with
 MOUNT = "mirage"
-REDIS_BENCH_URL = "redis://127.0.0.1:6379/14"  # a database of its own: flushed before each run
+# A database number of its own. Nothing is flushed (Redis is shared): entry names are keyed with a
+# data key that the run's fresh OpenBao makes, so no earlier run's entry can ever be read.
+REDIS_BENCH_URL = "redis://127.0.0.1:6379/14"
+PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 SEED_USERS, SEED_KEYS = 50, 20
+MANY_USERS = 200  # the "200 users, each reading their own key" scenario
+USERS_SCRIPT = REPO / "bench" / "lua" / "users.lua"
 MIX_OPS, MIX_WRITE_SHARE, ZIPF_S = 20_000, 0.10, 1.1
 START_TIMEOUT_S = 60.0
 
@@ -266,7 +274,13 @@ def start_openbao(workdir: Path) -> OpenBao:
     from adapters.vault.embedded import find_bao_binary
 
     config = workdir / "bao-telemetry.hcl"
-    config.write_text('telemetry {\n  prometheus_retention_time = "1h"\n  disable_hostname = true\n}\n')
+    # Production runs Vault with a file audit device (the spec requires it; OpenBao only takes it
+    # from config): every request, the raw ones and the service's, is written to it.
+    config.write_text(
+        'telemetry {\n  prometheus_retention_time = "1h"\n  disable_hostname = true\n}\n'
+        f'audit "file" "file" {{\n  options {{\n    file_path = "{workdir / "openbao-audit.log"}"\n'
+        '    format    = "json"\n    mode      = "0600"\n  }\n}\n'
+    )
     port = free_port(consecutive=2)
     token = f"bench-{secrets.token_hex(12)}"
     child = start_child(
@@ -373,23 +387,54 @@ class Stack:
     issuer: str
     audience: str
     users: list[str] = field(default_factory=list)
+    many_users: list[str] = field(default_factory=list)  # one key ("own") each
     tokens: dict[str, str] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def running_stack(database_url: str | None) -> Iterator[Stack]:
+def throwaway_postgres() -> Iterator[str]:
+    """A fresh `mirage_bench_<hex>` database on the shared local server, dropped afterwards."""
+    import asyncpg
+
+    name = f"mirage_bench_{secrets.token_hex(6)}"  # hex only: safe to quote into DDL
+    admin = PG_ADMIN_URL.replace("+asyncpg", "")
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin, timeout=10)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        sys.exit(f"bench: no PostgreSQL at {admin} ({type(exc).__name__}); pass --database-url or --sqlite")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def running_stack(database_url: str | None, *, sqlite: bool = False) -> Iterator[Stack]:
     import hvac
 
     from adapters.db.migrate import upgrade
     from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair, issue_token
     from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 
-    with tempfile.TemporaryDirectory(prefix="mirage-bench-") as tmp:
-        workdir = Path(tmp)
+    with contextlib.ExitStack() as resources:
+        workdir = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="mirage-bench-")))
+        if database_url:
+            url = database_url
+        elif sqlite:
+            url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        else:
+            url = resources.enter_context(throwaway_postgres())
         bao = start_openbao(workdir)
         try:
-            url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
             upgrade(url)
             private_key, public_key = ensure_dev_keypair(workdir / "auth")
             # As in production: mount, policies, and JWT auth so that --user-auth jwt can log users in.
@@ -398,8 +443,11 @@ def running_stack(database_url: str | None) -> Iterator[Stack]:
             stack = Stack(workdir, bao, url, private_key, public_key, DEV_ISSUER, DEV_AUDIENCE)
             stack.users = [f"bench-user-{i:02d}" for i in range(SEED_USERS)]
             stack.keys = [f"key-{i:02d}" for i in range(SEED_KEYS)]
+            stack.many_users = [f"bench-many-{i:03d}" for i in range(MANY_USERS)]
             # Long enough for any run; the service may cache verified tokens until `exp`.
-            stack.tokens = {user: issue_token(private_key, user, ttl_seconds=4 * 3600) for user in stack.users}
+            stack.tokens = {
+                user: issue_token(private_key, user, ttl_seconds=4 * 3600) for user in stack.users + stack.many_users
+            }
             yield stack
         finally:
             bao.child.stop()
@@ -423,27 +471,53 @@ def seed(service: Service, stack: Stack) -> None:
                 if response.status_code != 201:
                     failures.append(f"{user}/{key}: {response.status_code} {response.text[:200]}")
 
-            await asyncio.gather(*(write(u, k) for u in stack.users for k in stack.keys))
+            await asyncio.gather(
+                *(write(u, k) for u in stack.users for k in stack.keys), *(write(u, "own") for u in stack.many_users)
+            )
         return failures
 
     started = time.monotonic()
     failures = asyncio.run(write_all())
     if failures:
         raise RuntimeError(f"seeding failed for {len(failures)} secrets, first: {failures[0]}")
-    count = len(stack.users) * len(stack.keys)
+    count = len(stack.users) * len(stack.keys) + len(stack.many_users)
     print(f"  seeded {count} secrets in {time.monotonic() - started:.1f}s", flush=True)
 
 
-def flush_redis(url: str) -> None:
-    """The bench's own Redis database starts empty, so no entry from an earlier run is read."""
-    import redis
+def write_users_data(stack: Stack, path: Path) -> None:
+    """The tokens the many-users script rotates through, one per user."""
+    lines = ["return {", "tokens = {", *(f'"{stack.tokens[user]}",' for user in stack.many_users), "},", "}"]
+    path.write_text("\n".join(lines) + "\n")
 
+
+def worker_rss_mb(service: Service) -> list[float]:
+    """Resident memory of each worker process (children of the serving process), in MB."""
+    pid = service.child.process.pid
     try:
-        client = redis.Redis.from_url(url, socket_timeout=2)
-        client.flushdb()
-        client.close()
-    except redis.RedisError as exc:
-        sys.exit(f"bench: --redis needs Redis at {url} ({type(exc).__name__}: {exc})")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    sizes = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"resource_tracker" in cmdline:
+                continue
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if match:
+            sizes.append(int(match.group(1)) / 1024)
+    return sizes
+
+
+def machine_load() -> str:
+    """`uptime`'s load averages: the machine is shared, figures are read against it."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def write_mix_data(stack: Stack, path: Path) -> None:
@@ -472,6 +546,7 @@ class Plan:
     workers: int
     redis_url: str | None
     user_auth: str = "token"
+    sqlite: bool = False
 
 
 def raw_openbao(stack: Stack, plan: Plan, user: str, key: str) -> WrkResult:
@@ -505,6 +580,10 @@ def single_key_reader(service: Service, stack: Stack):
     return lambda seconds: run_wrk(url, seconds, headers=headers)
 
 
+def many_users(service: Service, data_file: Path):
+    return lambda seconds: run_wrk(service.base, seconds, script=USERS_SCRIPT, env={"BENCH_USERS_DATA": str(data_file)})
+
+
 def mixer(service: Service, data_file: Path):
     return lambda seconds: run_wrk(service.base, seconds, script=MIX_SCRIPT, env={"BENCH_MIX_DATA": str(data_file)})
 
@@ -529,6 +608,8 @@ class Report:
     rows: list[ScenarioResult]
     reads_per_uncached_get: float | None
     vault_sessions: dict | None = None  # per-user Vault logins (jwt mode), one worker's view
+    rss: dict[str, list[float]] = field(default_factory=dict)  # service run -> MB per worker, after it
+    loads: list[str] = field(default_factory=list)  # 1/5/15-minute load at start and after each run
 
 
 def vault_sessions(service: Service, stack: Stack) -> dict | None:
@@ -539,12 +620,14 @@ def vault_sessions(service: Service, stack: Stack) -> dict | None:
 
 def run_all(plan: Plan, database_url: str | None) -> Report:
     rows: list[ScenarioResult] = []
-    if plan.redis_url:
-        flush_redis(plan.redis_url)
-    with running_stack(database_url) as stack:
+    rss: dict[str, list[float]] = {}
+    loads: list[str] = [machine_load()]
+    with running_stack(database_url, sqlite=plan.sqlite) as stack:
         print(f"OpenBao {stack.bao.addr}; database {stack.database_url.split('://')[0]}", flush=True)
         mix_data = stack.workdir / "mix-data.lua"
         write_mix_data(stack, mix_data)
+        users_data = stack.workdir / "users-data.lua"
+        write_users_data(stack, users_data)
 
         sessions = None
         service = start_service(
@@ -557,8 +640,15 @@ def run_all(plan: Plan, database_url: str | None) -> Report:
             # (a) is the raw run made right before (b), as PERFORMANCE.md asks.
             rows.append(ScenarioResult("(a) raw OpenBao KV v2 read", warm.baseline, None))
             rows.append(warm)
+            rows.append(
+                measured(
+                    stack, plan, f"(f) service GET, {MANY_USERS} users, own key each", many_users(service, users_data)
+                )
+            )
             rows.append(measured(stack, plan, "(d) mix 90/10, Zipf, cache on", mixer(service, mix_data)))
             sessions = vault_sessions(service, stack)
+            rss["cache on"] = worker_rss_mb(service)
+            loads.append(machine_load())
         finally:
             service.child.stop()
             keep_service_log(service.child, "service-cache-on")
@@ -572,10 +662,12 @@ def run_all(plan: Plan, database_url: str | None) -> Report:
             rows.insert(2, measured(stack, plan, "(c) service GET, cache off", single_key_reader(service, stack)))
             # Not in the brief's list, but it is what makes "Vault calls saved" computable for (d).
             rows.append(measured(stack, plan, "(e) mix 90/10, Zipf, cache off", mixer(service, mix_data)))
+            rss["cache off"] = worker_rss_mb(service)
+            loads.append(machine_load())
         finally:
             service.child.stop()
             keep_service_log(service.child, "service-cache-off")
-    return Report(rows, per_get, sessions)
+    return Report(rows, per_get, sessions, rss=rss, loads=loads)
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -642,7 +734,8 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
         f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{plan.duration:g}s --latency (after a {plan.warmup:g}s "
         f"unmeasured warm-up); {plan.workers} service workers; cache "
         f"{'Redis ' + plan.redis_url if plan.redis_url else 'in-process'}; database "
-        f"{'given by --database-url' if args.database_url else 'temp SQLite'}; Vault identity "
+        f"{'given by --database-url' if args.database_url else 'temp SQLite' if args.sqlite else 'throwaway PostgreSQL'}; "
+        "OpenBao with a file audit device; Vault identity "
         f"{plan.user_auth}; commit {git_commit()}" + (" (working tree has local changes)" if git_dirty() else ""),
         "",
         "| scenario | req/s | p50 | p99 | ratio to raw OpenBao |",
@@ -671,6 +764,16 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
             f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
             f"(reuse ratio {s['reuse_ratio']:.4f}).",
         ]
+    if report.rss:
+        tail += [
+            "",
+            "RSS per worker after the runs: "
+            + "; ".join(
+                f"{run}: {', '.join(f'{mb:.0f} MB' for mb in sizes) or 'n/a'}" for run, sizes in report.rss.items()
+            ),
+        ]
+    if report.loads:
+        tail += ["", f"Machine load (1/5/15 min) at the start and after each service run: {' | '.join(report.loads)}"]
     errors = error_notes(rows)
     tail += ["", "Responses and errors:", *errors] if errors else ["", "No non-2xx responses or socket errors."]
     return "\n".join(head + body + tail) + "\n"
@@ -693,8 +796,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--workers", type=int, default=2, help="service worker processes (default 2)")
-    parser.add_argument("--redis", action="store_true", help=f"use Redis {REDIS_BENCH_URL} (flushed first)")
-    parser.add_argument("--database-url", help="postgresql+asyncpg://... instead of a temp SQLite file")
+    parser.add_argument("--redis", action="store_true", help=f"use Redis {REDIS_BENCH_URL}")
+    parser.add_argument("--database-url", help="postgresql+asyncpg://... instead of a throwaway local database")
+    parser.add_argument("--sqlite", action="store_true", help="a temp SQLite file instead of PostgreSQL")
     parser.add_argument("--quick", action="store_true", help="3 s runs: a smoke check, not a measurement")
     parser.add_argument(
         "--user-auth", choices=("token", "jwt"), default="token", help="VAULT_USER_AUTH of the service (default token)"
@@ -716,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
         # Several workers need the shared cache: the service refuses in-process caches then.
         redis_url=REDIS_BENCH_URL if args.redis or args.workers > 1 else None,
         user_auth=args.user_auth,
+        sqlite=args.sqlite,
     )
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ensure_wrk()

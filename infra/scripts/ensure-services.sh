@@ -100,7 +100,7 @@ ensure_redis() {
 
 # The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
 # the alert tests run promtool (Debian's prometheus package); the backup tests run pg_dump;
-# the browser tests run Debian's chromium.
+# the browser tests run Debian's chromium; `make bench` drives the service with wrk.
 ensure_test_tools() {
     local missing=()
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
@@ -109,11 +109,12 @@ ensure_test_tools() {
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump, chromium)"
+        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump, chromium, wrk)"
     fi
 }
 

@@ -302,11 +302,16 @@ class VersionInfo:
 
 @dataclass(frozen=True, slots=True)
 class VaultEntry:
-    """One version of one secret as Vault holds it."""
+    """One version of one secret as Vault holds it.
+
+    `custom` is the secret's custom metadata as the same answer carried it (KV v2 returns it with
+    every data read), or None when the adapter did not get it: then it takes a metadata read.
+    """
 
     data: Mapping[str, SecretValue]
     version: int
     created_at: datetime
+    custom: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

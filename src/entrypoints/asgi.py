@@ -9,13 +9,13 @@ from litestar import Litestar
 from adapters.telemetry.logging import configure_logging
 from adapters.telemetry.tracing import configure_tracing
 from entrypoints.http.app import create_app
-from entrypoints.settings import dev_signing_key_path, load_settings
+from entrypoints.settings import dev_signing_key_path, load_logging_settings, load_settings
 
 
 def _configure_telemetry() -> None:
-    configure_logging(
-        level=os.environ.get("LOG_LEVEL", "INFO"), json_output=os.environ.get("LOG_FORMAT", "json") == "json"
-    )
+    logs = load_logging_settings(os.environ)
+    # Off the event loop: a request only enqueues its log records; a thread redacts and writes them.
+    configure_logging(level=logs.level, json_output=logs.json_output, off_loop=True, access_sample=logs.access_sample)
     configure_tracing()  # exporter from the standard OTEL_* variables; none unless configured
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,9 +90,20 @@ class AuthSettings(msgspec.Struct, frozen=True):
     roles_claim: str = "roles"
 
 
+MAX_WORKERS = 64
+WEB_SERVERS = ("granian", "uvicorn")
+
+
+def default_workers() -> int:
+    """One worker per CPU, as OpenBao uses every core."""
+    return max(1, os.cpu_count() or 1)
+
+
 class ServerSettings(msgspec.Struct, frozen=True):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # WEB_CONCURRENCY; `load_server_settings` defaults it to the CPU count
+    server: str = "granian"  # WEB_SERVER: "granian" or "uvicorn"
 
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
@@ -290,7 +302,21 @@ def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
     port_raw = _optional(env, "PORT") or "8000"
     if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
-    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
+    workers_raw = _optional(env, "WEB_CONCURRENCY")
+    if workers_raw is None:
+        workers = default_workers()
+    elif workers_raw.isascii() and workers_raw.isdigit() and 1 <= int(workers_raw) <= MAX_WORKERS:
+        workers = int(workers_raw)
+    else:
+        raise SettingsError(
+            f"WEB_CONCURRENCY must be a whole number of workers from 1 to {MAX_WORKERS}, not {workers_raw!r}"
+        )
+    server = (_optional(env, "WEB_SERVER") or "granian").lower()
+    if server not in WEB_SERVERS:
+        raise SettingsError(f"WEB_SERVER must be one of {', '.join(WEB_SERVERS)}, not {server!r}")
+    return ServerSettings(
+        host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw), workers=workers, server=server
+    )
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
@@ -340,6 +366,34 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
         railway_env_fallback=_flag(env, "RAILWAY_ENV_FALLBACK", default=True),
         railway_token_max_age_days=int(max_age_raw),
         timeout_seconds=timeout,
+    )
+
+
+DEFAULT_ACCESS_LOG_SAMPLE = 0.01
+
+
+class LoggingSettings(msgspec.Struct, frozen=True):
+    level: str = "INFO"
+    json_output: bool = True
+    access_sample: float = DEFAULT_ACCESS_LOG_SAMPLE  # share of successful access lines kept
+
+
+def load_logging_settings(env: Mapping[str, str]) -> LoggingSettings:
+    """LOG_LEVEL, LOG_FORMAT and ACCESS_LOG_SAMPLE (read by every worker when it starts)."""
+    level = (_optional(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    raw = _optional(env, "ACCESS_LOG_SAMPLE")
+    sample = DEFAULT_ACCESS_LOG_SAMPLE
+    if raw is not None:
+        try:
+            sample = float(raw)
+        except ValueError:
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}") from None
+        if not 0 <= sample <= 1:
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}")
+    return LoggingSettings(
+        level=level, json_output=(_optional(env, "LOG_FORMAT") or "json") == "json", access_sample=sample
     )
 
 

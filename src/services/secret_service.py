@@ -440,13 +440,13 @@ class SecretService:
             return self._view(locator, await self._read_vault(principal, locator, version=None))
         generation = self._generations.get(locator.path, 0)
         cached = await self._cache.get(locator.path)
-        age = self._now() - cached.cached_at if cached else None
-        if cached and age < self._policy.ttl_seconds:
+        age = self._now() - cached.cached_at if cached is not None else 0.0
+        if cached is not None and age < self._policy.ttl_seconds:
             return self._view(locator, cached)
         try:
             snapshot = await self._read_vault(principal, locator, version=None)
         except VaultUnavailable:
-            if cached and age < self._policy.max_stale_seconds:
+            if cached is not None and age < self._policy.max_stale_seconds:
                 return self._view(locator, cached, stale_seconds=age)
             raise
         if self._generations.get(locator.path, 0) == generation:
@@ -459,20 +459,36 @@ class SecretService:
         return self._unexpired(self._view(locator, await self._read_vault(principal, locator, version=version)))
 
     async def _read_vault(self, principal: Principal, locator: SecretLocator, *, version: int | None) -> CachedSecret:
+        """One Vault call: the data read carries the version and the custom metadata.
+
+        The newest version's own creation time is its `updated_at`, and for an older version the
+        current version comes from the index; a second Vault call (metadata) is made only when
+        the adapter gave no custom metadata or the index has no row for the secret.
+        """
         vault = await self._vaults.for_principal(principal)
-        entry, current = await asyncio.gather(
-            vault.read(locator.path, version=version), vault.read_metadata(locator.path)
-        )
+        entry = await vault.read(locator.path, version=version)
         if locator.value_field not in entry.data:
             raise SecretNotFound("no value is stored under this key")
+        custom = entry.custom
+        current_version, updated_at = entry.version, entry.created_at
+        if version is not None:
+            record = await self._index.get(locator.user_id, locator.key)
+            if record is not None:
+                current_version, updated_at = record.current_version, record.updated_at
+            else:
+                custom = None  # not indexed (written around the service): ask Vault
+        if custom is None:
+            current = await vault.read_metadata(locator.path)
+            if current is not None:
+                custom, current_version, updated_at = current.custom, current.current_version, current.updated_at
         # Recorded on Vault reads only, so "last accessed" is precise to the cache TTL and the
-        # warm path stays free of database writes.
+        # warm path stays free of database writes (the index may batch it: adapters.db.access_batch).
         await self._index.record_access(locator.user_id, locator.key, self._clock())
         return CachedSecret(
             entry=entry,
-            custom=dict(current.custom) if current else {},
-            current_version=current.current_version if current else entry.version,
-            updated_at=current.updated_at if current else entry.created_at,
+            custom=dict(custom or {}),
+            current_version=current_version,
+            updated_at=updated_at,
             cached_at=self._now(),
         )
 

@@ -1,4 +1,5 @@
-"""The same assertions against the in-memory fake and the hvac adapter on a real OpenBao."""
+"""The same assertions against the in-memory fake, the hvac adapter and the aiohttp KV adapter
+on a real OpenBao."""
 
 from __future__ import annotations
 
@@ -6,16 +7,35 @@ import asyncio
 import uuid
 
 import pytest
+import pytest_asyncio
 
+from adapters.vault.kv_http import KvHttpSecretVault, new_http_session
 from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionNotFound
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
 
+MOUNT = "mirage"
 
-@pytest.fixture(params=["fake", "openbao"])
+
+@pytest_asyncio.fixture
+async def kv_http_vault(openbao):
+    vault = KvHttpSecretVault(
+        addr=openbao.addr,
+        mount=MOUNT,
+        token=lambda: openbao.root_token,
+        session=new_http_session(),
+        owns_session=True,
+    )
+    yield vault
+    await vault.close()
+
+
+@pytest.fixture(params=["fake", "openbao", "kv_http"])
 def vault(request):
     if request.param == "fake":
         return InMemorySecretVault()
+    if request.param == "kv_http":
+        return request.getfixturevalue("kv_http_vault")
     return request.getfixturevalue("hvac_vault")
 
 
@@ -34,6 +54,14 @@ async def test_write_then_read_latest_and_by_version(vault):
     assert (first.version, second.version) == (1, 2)
     assert (await vault.read(path)).data["value"].reveal() == "two"
     assert (await vault.read(path, version=1)).data["value"].reveal() == "one"
+
+
+async def test_a_read_carries_the_custom_metadata(vault):
+    path = _path()
+    await vault.write(path, v("one"), cas=0)
+    await vault.set_custom_metadata(path, {"secret_type": "custom"})
+    entry = await vault.read(path)
+    assert entry.custom == {"secret_type": "custom"}
 
 
 async def test_missing_secret_and_missing_version(vault):
@@ -108,3 +136,16 @@ async def test_custom_metadata_round_trips_and_is_replaced_whole(vault):
 async def test_health_reports_an_unsealed_server(vault):
     health = await vault.health()
     assert health.reachable and not health.sealed
+
+
+async def test_undelete_brings_a_deleted_version_back_and_destroy_removes_everything(vault):
+    path = _path()
+    await vault.write(path, v("one"), cas=0)
+    await vault.soft_delete(path)
+    with pytest.raises(SecretNotFound):
+        await vault.read(path)
+    await vault.undelete(path, 1)
+    assert (await vault.read(path)).data["value"].reveal() == "one"
+    await vault.destroy(path)
+    assert await vault.read_metadata(path) is None
+    await vault.destroy(path)  # idempotent

@@ -48,7 +48,7 @@ class InMemorySecretVault:
             if version is None:
                 raise SecretNotFound("no secret is stored under this key")
             raise VersionGone(f"version {version} was deleted")
-        return VaultEntry(data=dict(data), version=number, created_at=info.created_at)
+        return VaultEntry(data=dict(data), version=number, created_at=info.created_at, custom=dict(stored.custom))
 
     async def read_metadata(self, path: str) -> VaultMetadata | None:
         self._check()
@@ -76,7 +76,7 @@ class InMemorySecretVault:
             del stored.versions[old]
         stored.updated_at = now
         self.writes += 1
-        return VaultEntry(data=dict(data), version=stored.current, created_at=now)
+        return VaultEntry(data=dict(data), version=stored.current, created_at=now, custom=dict(stored.custom))
 
     async def set_custom_metadata(self, path: str, custom: Mapping[str, str]) -> None:
         self._check()

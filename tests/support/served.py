@@ -80,6 +80,7 @@ def serve(
     log_dir: Path,
     workers: int = 2,
     extra_env: Mapping[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> Iterator[ServedInstance]:
     """Start the service, wait until `/readyz` answers 200, and stop the whole process group after."""
     port = free_port()
@@ -97,7 +98,13 @@ def serve(
     log_file = log_dir / f"served-{port}.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mirage-secrets"), "serve", "--workers", str(workers)],
+            [
+                str(Path(sys.executable).parent / "mirage-secrets"),
+                "serve",
+                "--workers",
+                str(workers),
+                *(extra_args or []),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -345,3 +345,45 @@ def test_classification() -> None:
     assert not is_transient(CircuitOpen())
     assert not certainly_not_applied(CircuitOpen())
     assert not is_transient(SecretNotFound("x"))
+
+
+class _FrozenVault(InMemorySecretVault):
+    """Accepts the call and never answers, like a SIGSTOPped Vault."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read(self, path: str, version: int | None = None) -> VaultEntry:
+        self.reads += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_frozen_vault_costs_one_budget_not_one_per_attempt() -> None:
+    from adapters.vault.resilient import BudgetExhausted
+
+    frozen = _FrozenVault()
+    breaker = CircuitBreaker(failure_threshold=5)
+    vault = ResilientSecretVault(frozen, breaker=breaker, attempts=3, budget=0.2)
+    with pytest.raises(BudgetExhausted) as raised:
+        await vault.read("users/a/custom/k")
+    assert is_transient(raised.value)
+    assert frozen.reads == 1  # the budget was spent on the first attempt: no retry past it
+    assert breaker.stats().failures == 1
+
+
+async def test_no_backoff_is_slept_past_the_budget() -> None:
+    failing = InMemorySecretVault()
+    failing.available = False  # every call a transient VaultUnavailable at once
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    vault = ResilientSecretVault(
+        failing, breaker=CircuitBreaker(failure_threshold=10), attempts=5, base_delay=1.0, budget=0.5, sleep=sleep
+    )
+    with pytest.raises(VaultUnavailable):
+        await vault.read("users/a/custom/k")
+    assert slept == []  # the first backoff (>= 1 s) would end past the 0.5 s budget

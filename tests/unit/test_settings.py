@@ -164,3 +164,16 @@ def test_cli_serve_without_configuration_prints_one_line_and_exits_2() -> None:
     assert lines[0].startswith("mirage-secrets: configuration error:")
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_workers_default_to_the_cpu_count_and_web_concurrency_is_validated() -> None:
+    assert load_server_settings({}).workers == max(1, os.cpu_count() or 1)
+    assert load_server_settings({"WEB_CONCURRENCY": "3"}).workers == 3
+    for bad in ("0", "-1", "two", "65", "1.5"):
+        assert "WEB_CONCURRENCY" in refused(env(WEB_CONCURRENCY=bad))
+
+
+def test_web_server_is_granian_by_default_and_validated() -> None:
+    assert load_server_settings({}).server == "granian"
+    assert load_server_settings({"WEB_SERVER": "uvicorn"}).server == "uvicorn"
+    assert "WEB_SERVER" in refused(env(WEB_SERVER="gunicorn"))

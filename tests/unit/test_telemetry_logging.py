@@ -284,3 +284,60 @@ def test_request_id_falls_back_to_the_audit_request_context(capture):
     finally:
         current_request.reset(token)
     assert lines()[0]["request_id"] == "ctx-7"
+
+
+def _access_line(status: int) -> None:
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/secrets/k?token=" + JWT, "1.1", status
+    )
+
+
+def test_off_loop_logging_keeps_ids_redaction_and_the_exception_field(restore_logging):
+    from adapters.telemetry.logging import stop_log_listener
+
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, off_loop=True)
+    token = request_id_var.set("req-off-loop")
+    try:
+        logging.getLogger("mirage.test.queue").info("Authorization: Bearer %s", JWT)
+        try:
+            raise RuntimeError(f"failed with {JWT}")
+        except RuntimeError:
+            logging.getLogger("mirage.test.queue").exception("it broke")
+        _access_line(200)
+    finally:
+        request_id_var.reset(token)
+    stop_log_listener()  # drains the queue
+
+    output = stream.getvalue()
+    assert JWT not in output
+    records = [json.loads(line) for line in output.splitlines()]
+    assert [r["logger"] for r in records] == ["mirage.test.queue", "mirage.test.queue", "uvicorn.access"]
+    assert all(r["request_id"] == "req-off-loop" for r in records)
+    assert "RuntimeError" in records[1]["exception"] and records[1]["message"] == "it broke"
+
+
+def test_access_lines_are_sampled_but_every_error_is_kept(restore_logging):
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, access_sample=0.01)
+    for _ in range(300):
+        _access_line(200)
+    for status in (404, 503):
+        _access_line(status)
+    statuses = [json.loads(line)["message"].rsplit(" ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert statuses == ["200", "200", "200", "404", "503"]
+    configure_logging(level="INFO", stream=stream, access_sample=1)  # reconfigured: the sampler goes
+    before = len(stream.getvalue().splitlines())
+    for _ in range(5):
+        _access_line(200)
+    assert len(stream.getvalue().splitlines()) == before + 5
+
+
+def test_granian_access_lines_are_sampled_the_same_way(restore_logging):
+    stream = io.StringIO()
+    configure_logging(level="INFO", stream=stream, access_sample=0.5)
+    access = logging.getLogger("granian.access")
+    for status in (200, 200, 200, 200, 500):
+        access.info('"%(method)s %(path)s" %(status)d', {"method": "GET", "path": "/api/v1/secrets", "status": status})
+    statuses = [json.loads(line)["message"].rsplit(" ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert statuses == ["200", "200", "500"]

@@ -41,6 +41,31 @@ def revisions() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
+def current_revision(url: str) -> str | None:
+    """The revision the database is at (None: never migrated). Read-only; blocks like `upgrade`."""
+    import asyncio
+
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def read() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alembic") as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
+def is_up_to_date(url: str) -> bool:
+    """True when the database is at the newest revision this code knows."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    return current_revision(url) in set(script.get_heads())
+
+
 def _in_worker_thread(run: Callable[[Config, str], None], config: Config, revision: str) -> None:
     # env.py calls asyncio.run(); a fresh thread never has a running loop, and the caller's
     # thread keeps its own event loop untouched.

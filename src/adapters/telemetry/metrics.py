@@ -47,6 +47,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
-from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+from litestar.types import Receive, Scope, Send
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
@@ -62,6 +64,7 @@ __all__ = [
     "AUTH_FAILURE_REASONS",
     "BREAKER_STATES",
     "TelemetryMetrics",
+    "bound",
     "get_metrics",
     "metrics_handler",
     "observe_audit_append",
@@ -176,6 +179,21 @@ _metrics: TelemetryMetrics | None = None
 _metrics_lock = threading.Lock()
 
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def bound(metric: Any, *label_values: str) -> Any:
+    """`metric.labels(*label_values)`, bound once and then reused: the hot path pays a dict lookup
+    instead of prometheus_client's label validation and child lookup under a lock on every call.
+
+    The label sets are bounded (operation names, outcomes, exception class names), so is this."""
+    key = (metric, label_values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*label_values)
+    return child
+
+
 def get_metrics() -> TelemetryMetrics:
     """The process-wide metrics on the default registry (created on first use, not at import)."""
     global _metrics
@@ -189,6 +207,9 @@ def get_metrics() -> TelemetryMetrics:
 # -- circuit breakers ----------------------------------------------------------------------------
 
 _breakers: dict[str, Callable[[], Any]] = {}
+# The value last written per (gauge, breaker): refreshing runs after every Vault call, and an
+# unchanged state needs no write (in multiprocess mode each write goes to the worker's mmap file).
+_breaker_written: dict[tuple[Any, str], int] = {}
 
 
 def set_circuit_breaker_state(name: str, state: str | int) -> None:
@@ -196,7 +217,9 @@ def set_circuit_breaker_state(name: str, state: str | int) -> None:
     value = state if isinstance(state, int) else BREAKER_STATES.get(str(state).lower())
     if value is None:
         raise ValueError(f"unknown breaker state {state!r}")
-    get_metrics().circuit_breaker_state.labels(name=name).set(value)
+    gauge = get_metrics().circuit_breaker_state
+    gauge.labels(name=name).set(value)
+    _breaker_written[(gauge, name)] = value
 
 
 def track_circuit_breaker(breaker: Any, name: str | None = None) -> None:
@@ -222,8 +245,12 @@ def refresh_circuit_breakers() -> None:
             _breakers.pop(label, None)
             continue
         state = BREAKER_STATES.get(str(getattr(breaker, "state", "")).lower())
-        if state is not None:
-            get_metrics().circuit_breaker_state.labels(name=label).set(state)
+        if state is None:
+            continue
+        gauge = get_metrics().circuit_breaker_state
+        if _breaker_written.get((gauge, label)) != state:
+            bound(gauge, label).set(state)
+            _breaker_written[(gauge, label)] = state
 
 
 # -- Vault health, auth failures, audit ----------------------------------------------------------
@@ -289,9 +316,43 @@ def observe_audit_append(seconds: float, outcome: str = "ok") -> None:
 # -- request metrics and the /metrics endpoint ---------------------------------------------------
 
 
+class BoundPrometheusMiddleware(PrometheusMiddleware):
+    """Litestar's request metrics, same series and labels, with the label children bound once per
+    (method, route, status) instead of `labels(...)` three or four times on every request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        config = self._config
+        if config.excluded_http_methods and request.method in config.excluded_http_methods:
+            await self.app(scope, receive, send)
+            return
+        labels = {**self._get_default_labels(request), **self._get_extra_labels(request)}
+        names = list(labels)
+        values = [str(value) for value in labels.values()]
+        status_at = names.index("status_code")
+        request_span = {"start_time": time.perf_counter(), "end_time": 0, "duration": 0, "status_code": 200}
+        in_progress = bound(self.requests_in_progress(labels), *values)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, self._get_wrapped_send(send, request_span))
+        finally:
+            in_progress.dec()
+            status = request_span["status_code"]
+            labels["status_code"] = status
+            values[status_at] = str(status)
+            extra: dict[str, Any] = {}
+            if config.exemplars:
+                extra["exemplar"] = config.exemplars(request)
+            if status >= 500:
+                bound(self.requests_error_count(labels), *values).inc(**extra)
+            bound(self.request_count(labels), *values).inc(**extra)
+            bound(self.request_time(labels), *values).observe(request_span["duration"], **extra)
+
+
 def request_metrics_config(*, app_name: str = "mirage-secrets", exclude: list[str] | None = None) -> PrometheusConfig:
     """Litestar's Prometheus middleware config; pass ``.middleware`` in the app's ``middleware=``."""
     return PrometheusConfig(
+        middleware_class=BoundPrometheusMiddleware,
         app_name=app_name,
         prefix="http",
         group_path=True,  # the route template, never the raw path

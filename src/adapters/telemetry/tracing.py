@@ -63,7 +63,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.telemetry.metrics import get_metrics, observe_vault_health, refresh_circuit_breakers
+from adapters.telemetry.metrics import bound, get_metrics, observe_vault_health, refresh_circuit_breakers
 from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionNotFound
 
 __all__ = [
@@ -307,7 +307,7 @@ class _PortObserver:
     def record(
         self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
     ) -> None:
-        get_metrics().port_call_seconds.labels(port=self.port, operation=operation, outcome=outcome).observe(seconds)
+        bound(get_metrics().port_call_seconds, self.port, operation, outcome).observe(seconds)
 
 
 class _VaultObserver(_PortObserver):
@@ -315,9 +315,9 @@ class _VaultObserver(_PortObserver):
         self, operation: str, outcome: str, seconds: float, exc: BaseException | None, result: Any = None
     ) -> None:
         metrics = get_metrics()
-        metrics.vault_call_seconds.labels(operation=operation, outcome=outcome).observe(seconds)
+        bound(metrics.vault_call_seconds, operation, outcome).observe(seconds)
         if exc is not None:
-            metrics.vault_errors_total.labels(operation=operation, error=outcome).inc()
+            bound(metrics.vault_errors_total, operation, outcome).inc()
         refresh_circuit_breakers()
 
 
@@ -328,7 +328,7 @@ class _CacheObserver(_PortObserver):
         super().record(operation, outcome, seconds, exc, result)
         if operation == "get":
             hit = exc is None and result is not None
-            get_metrics().cache_requests_total.labels(result="hit" if hit else "miss").inc()
+            bound(get_metrics().cache_requests_total, "hit" if hit else "miss").inc()
 
 
 class _Forwarding:
@@ -528,7 +528,7 @@ class _AuditObserver(_PortObserver):
     ) -> None:
         super().record(operation, outcome, seconds, exc, result)
         if operation == "append":
-            get_metrics().audit_append_seconds.labels(outcome=outcome).observe(seconds)
+            bound(get_metrics().audit_append_seconds, outcome).observe(seconds)
 
 
 class TimedAuditLog(_Forwarding):

@@ -110,6 +110,7 @@ class HvacSecretVault:
             data={name: SecretValue(str(value)) for name, value in data.items()},
             version=int(meta["version"]),
             created_at=parse_vault_time(meta.get("created_time")) or datetime.now(UTC),
+            custom=dict(meta.get("custom_metadata") or {}),
         )
 
     async def _explain_missing_version(self, path: str, version: int) -> Exception:

@@ -26,6 +26,15 @@ Any other transient failure of a write surfaces as `VaultUnavailable` after one 
 outcome is unknown, and the caller (ultimately the user, with a 503) decides. A later retry of the
 same check-and-set tells the truth: `VersionConflict` if the first one landed.
 
+One time budget per call
+------------------------
+`budget` seconds (VAULT_TIMEOUT_SECONDS) cover one logical call, retries and backoff included:
+every attempt runs under the same deadline, a backoff that would end past it is not slept, and an
+attempt cut by it fails as `VaultUnavailable` (counted by the breaker as a transient failure; for a
+write the outcome is unknown, so it is not retried). A frozen Vault therefore costs a caller the
+budget once, not once per attempt. A deadline already set by an enclosing call (`call_budget`)
+is kept when it is the earlier one, so nested calls share it.
+
 The breaker
 -----------
 Every attempt, retries included, goes through the breaker: once it opens, the remaining attempts
@@ -37,6 +46,8 @@ healthy answer closes it, an unreachable or sealed one counts as a transient fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -47,6 +58,7 @@ import tenacity
 import urllib3.exceptions
 
 from adapters.vault.breaker import CircuitBreaker, CircuitOpen
+from adapters.vault.kv_http import VaultDidNotAct
 from domain.errors import DomainError, VaultUnavailable
 from domain.ports import SecretVault, VaultHealth
 from domain.secrets import VaultEntry, VaultMetadata
@@ -65,7 +77,28 @@ _NOT_APPLIED: tuple[type[BaseException], ...] = (
     hvac_errors.VaultDown,  # 503: sealed, standby without forwarding
     hvac_errors.RateLimitExceeded,  # 429
     hvac_errors.VaultNotInitialized,
+    VaultDidNotAct,  # the aiohttp adapter's marker: connect failed, 503, 429, 501
 )
+
+# The loop-time deadline of the call in progress in this context (None: none yet).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("vault_deadline", default=None)
+
+
+class BudgetExhausted(VaultUnavailable):
+    """Vault did not answer within the call's time budget (retries included)."""
+
+
+@contextlib.contextmanager
+def call_budget(seconds: float) -> Iterator[float]:
+    """Run the Vault calls inside under one deadline `seconds` from now (or an earlier one)."""
+    now = asyncio.get_running_loop().time()
+    outer = _deadline.get()
+    deadline = now + seconds if outer is None else min(outer, now + seconds)
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -108,9 +141,13 @@ class ResilientSecretVault:
         base_delay: float = 0.05,
         max_delay: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        budget: float | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if budget is not None and budget <= 0:
+            raise ValueError("budget must be positive")
+        self._budget = budget
         self._inner = inner
         self._breaker = breaker
         self._attempts = attempts
@@ -144,8 +181,16 @@ class ResilientSecretVault:
     async def _attempt(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         breaker = self._breaker
         probe = breaker.before_call()  # raises CircuitOpen without touching Vault
+        deadline = _deadline.get()
         try:
-            result = await fn(*args, **kwargs)
+            if deadline is None:
+                result = await fn(*args, **kwargs)
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        result = await fn(*args, **kwargs)
+                except TimeoutError as exc:
+                    raise BudgetExhausted("the secret store did not answer in time") from exc
         except VaultUnavailable:
             breaker.record_failure(probe)
             raise
@@ -166,23 +211,47 @@ class ResilientSecretVault:
         *args: Any,
         **kwargs: Any,
     ) -> T:
+        if self._budget is None:
+            return await self._retrying(retry_if, fn, *args, **kwargs)
+        with call_budget(self._budget):
+            return await self._retrying(retry_if, fn, *args, **kwargs)
+
+    async def _retrying(
+        self,
+        retry_if: Callable[[BaseException], bool],
+        fn: Callable[..., Awaitable[T]],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
         # Fast path: the first attempt costs no retry bookkeeping (tenacity costs ~30 us a call).
         try:
             return await self._attempt(fn, *args, **kwargs)
         except VaultUnavailable as exc:
-            if self._attempts == 1 or not retry_if(exc):
+            if self._attempts == 1 or isinstance(exc, BudgetExhausted) or not retry_if(exc):
                 raise
+            first_failure = exc
+        deadline = _deadline.get()
+
+        def worth_retrying(exc: BaseException) -> bool:
+            return not isinstance(exc, BudgetExhausted) and retry_if(exc)
+
+        async def sleep_within_budget(seconds: float) -> None:
+            if deadline is not None and asyncio.get_running_loop().time() + seconds >= deadline:
+                raise first_failure  # no time left for another attempt: the last answer stands
+            await self._sleep(seconds)
+
         # Attempts 2..n under tenacity. Its waits follow its own attempt numbers, so the first
         # backoff is slept here and tenacity's schedule starts one step further (multiplier x2).
         retrying = tenacity.AsyncRetrying(
-            sleep=self._sleep,
+            sleep=sleep_within_budget,
             stop=tenacity.stop_after_attempt(self._attempts - 1),
             wait=self._later_waits,
-            retry=tenacity.retry_if_exception(retry_if),
+            retry=tenacity.retry_if_exception(worth_retrying),
             before=self._count_retry,
             reraise=True,
         )
-        await self._sleep(self._first_wait(tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})))
+        await sleep_within_budget(self._first_wait(tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})))
         return await retrying(self._attempt, fn, *args, **kwargs)
 
     def _count_retry(self, state: tenacity.RetryCallState) -> None:

@@ -4,6 +4,8 @@
 the service's path building alone. `JwtVaultSessions` logs in to Vault's JWT auth method with the
 principal's own bearer token, so a templated ACL policy in Vault refuses any path that is not the
 user's, whatever the service builds. Per-user Vault tokens live only in this process's memory.
+Logins and every user's data calls share one pooled aiohttp session (the service's own, when
+given), on the event loop.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import hvac
-import hvac.exceptions as hvac_errors
-import requests
+import aiohttp
 
-from adapters.vault.client import pooled_session
-from adapters.vault.hvac_vault import HvacSecretVault, new_vault_executor
-from domain.errors import NotAuthenticated, VaultRefused, VaultUnavailable
+from adapters.vault.address_pool import VaultAddressPool
+from adapters.vault.kv_http import KvHttpSecretVault, new_http_session
+from domain.errors import NotAuthenticated
 from domain.ports import SecretVault
 from domain.values import Principal
 
@@ -69,9 +69,10 @@ class JwtVaultSessions:
         namespace: str | None = None,
         verify: bool = True,
         timeout: float = 5.0,
-        session: requests.Session | None = None,
+        http: aiohttp.ClientSession | None = None,
+        pool: VaultAddressPool | None = None,
         wrap: Callable[[SecretVault], SecretVault] = lambda vault: vault,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._addr = addr
         self._mount = mount
@@ -79,8 +80,11 @@ class JwtVaultSessions:
         self._namespace = namespace
         self._verify = verify
         self._timeout = timeout
-        self._http = session or pooled_session()  # one connection pool for every user's client
-        self._pool = new_vault_executor()
+        # One connection pool for every user; made on first use (on the serving loop) if not given.
+        self._http = http
+        self._owns_http = http is None
+        self._address_pool = pool  # several cluster nodes: follow the active one
+        self._login_client: KvHttpSecretVault | None = None
         self._wrap = wrap  # e.g. retries and the circuit breaker shared by every user's vault
         self._clock = clock
         self._sessions: OrderedDict[tuple[str, bool], _Session] = OrderedDict()
@@ -114,33 +118,38 @@ class JwtVaultSessions:
         self._remember(key, session)
         return session.vault
 
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = new_http_session(verify=self._verify)
+        return self._http
+
+    def _user_vault(self, token: str | None) -> KvHttpSecretVault:
+        return KvHttpSecretVault(
+            addr=self._addr,
+            mount=self._mount,
+            token=lambda: token,
+            session=self._session,
+            namespace=self._namespace,
+            timeout=self._timeout,
+            pool=self._address_pool,
+        )
+
     async def _login(self, principal: Principal) -> _Session:
         if principal.credential is None:
             raise NotAuthenticated("per-user Vault access needs the caller's bearer token")
-        client = hvac.Client(
-            url=self._addr, namespace=self._namespace, verify=self._verify, timeout=self._timeout, session=self._http
-        )
+        if self._login_client is None:
+            self._login_client = self._user_vault(None)
         role = ADMIN_ROLE if principal.is_admin else USER_ROLE
         started = self._clock()
-        loop = asyncio.get_running_loop()
-        try:
-            response = await loop.run_in_executor(
-                self._pool,
-                lambda: client.auth.jwt.jwt_login(role=role, jwt=principal.credential.reveal(), path=self._auth_path),
-            )
-        except (requests.ConnectionError, requests.Timeout):
-            raise VaultUnavailable("the secret store did not answer") from None
-        except (hvac_errors.VaultDown, hvac_errors.InternalServerError, hvac_errors.BadGateway):
-            raise VaultUnavailable("the secret store is sealed or failing") from None
-        except (hvac_errors.InvalidRequest, hvac_errors.Forbidden, hvac_errors.Unauthorized):
-            # Vault checked the token itself and said no (expired, wrong issuer or audience, role).
-            raise VaultRefused("the secret store refused this identity") from None
+        # Vault checks the bearer token itself; a "no" is VaultRefused, an outage VaultUnavailable.
+        token, lease = await self._login_client.jwt_login(
+            auth_path=self._auth_path, role=role, jwt=principal.credential.reveal()
+        )
         self.stats.logins += 1
         self.stats.login_seconds += self._clock() - started
-        lease = float(response["auth"]["lease_duration"] or 0) or 60.0
+        lease = lease or 60.0
         renew_at = self._clock() + lease * (1 - _EXPIRY_MARGIN_FRACTION)
-        vault = self._wrap(HvacSecretVault(client, mount=self._mount, executor=self._pool))
-        return _Session(vault=vault, renew_at=renew_at)
+        return _Session(vault=self._wrap(self._user_vault(token)), renew_at=renew_at)
 
     def _remember(self, key: tuple[str, bool], session: _Session) -> None:
         self._sessions[key] = session
@@ -150,5 +159,6 @@ class JwtVaultSessions:
 
     async def close(self) -> None:
         self._sessions.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._http.close()
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
