@@ -50,10 +50,10 @@ class AuditedSecretService(SecretService):
 
     async def amend_metadata(
         self, principal: Principal, key: str, amend: Callable[[SecretMetadata], SecretMetadata]
-    ) -> SecretMetadata:
+    ) -> tuple[SecretMetadata, VaultMetadata]:
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
-            metadata = await super().amend_metadata(principal, key, amend)
-            note.secret_type = metadata.secret_type
+            metadata, current = await super().amend_metadata(principal, key, amend)
+            note.version, note.secret_type = current.current_version, metadata.secret_type
         return metadata, current
 
     async def store(self, principal: Principal, *, key: str, value: SecretValue, **options) -> StoredVersion:

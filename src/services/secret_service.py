@@ -246,7 +246,7 @@ class SecretService:
 
     async def amend_metadata(
         self, principal: Principal, key: str, amend: Callable[[SecretMetadata], SecretMetadata]
-    ) -> SecretMetadata:
+    ) -> tuple[SecretMetadata, VaultMetadata]:
         """Change a live secret's metadata (e.g. `last_validated`) without a new value version."""
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
