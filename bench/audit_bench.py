@@ -81,7 +81,7 @@ async def admin_execute(admin_url: str, statement: str) -> None:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def sample_event(rng: random.Random, at: datetime) -> AuditEvent:
@@ -160,10 +160,14 @@ async def fill(database, target: int) -> tuple[int, float]:
                 event = sample_event(rng, start + step * i)
                 digest = chain_hash(prev, event)
                 records.append(
-                    tuple(getattr(event, name) for name in EVENT_FIELDS[:6])
-                    + (event.action.value, event.outcome.value)
-                    + tuple(getattr(event, name) for name in EVENT_FIELDS[8:])
-                    + (prev, digest)
+                    (
+                        *(getattr(event, name) for name in EVENT_FIELDS[:6]),
+                        event.action.value,
+                        event.outcome.value,
+                        *(getattr(event, name) for name in EVENT_FIELDS[8:]),
+                        prev,
+                        digest,
+                    )
                 )
                 prev = digest
             await pg.copy_records_to_table("audit_events", records=records, columns=columns)

@@ -144,9 +144,7 @@ def parse_wrk(output: str) -> WrkResult:
         p99_ms=_ms(find(r"^\s+99%\s+(\S+)").group(1)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
-        statuses=dict(
-            (int(code), int(count)) for code, count in (part.split("=") for part in statuses.group(1).split())
-        )
+        statuses={int(code): int(count) for code, count in (part.split("=") for part in statuses.group(1).split())}
         if statuses
         else {},
         raw_output=output,
@@ -657,8 +655,10 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
     baselines = ", ".join(f"{row.label[:3]} {row.baseline.rps:,.0f}" for row in rows if row.baseline)
     tail = [
         "",
-        f"Each ratio divides by the raw OpenBao run made right before that scenario (req/s: {baselines}); "
-        "(a) is the one before (b).",
+        (
+            f"Each ratio divides by the raw OpenBao run made right before that scenario (req/s: {baselines}); "
+            "(a) is the one before (b)."
+        ),
         "",
         "Cache effect (from OpenBao's `vault_route_read_mirage_` counter around each measured run):",
         *cache_notes(report),
@@ -667,9 +667,11 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
         s = report.vault_sessions
         tail += [
             "",
-            f"Per-user Vault tokens (VAULT_USER_AUTH=jwt, one worker's counters, cache-on run): {s['logins']:,} "
-            f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
-            f"(reuse ratio {s['reuse_ratio']:.4f}).",
+            (
+                f"Per-user Vault tokens (VAULT_USER_AUTH=jwt, one worker's counters, cache-on run): {s['logins']:,} "
+                f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
+                f"(reuse ratio {s['reuse_ratio']:.4f})."
+            ),
         ]
     errors = error_notes(rows)
     tail += ["", "Responses and errors:", *errors] if errors else ["", "No non-2xx responses or socket errors."]

@@ -104,7 +104,7 @@ def parse_dotenv(text: str) -> dict[str, SecretValue]:
         index += 1
         if not line or line.startswith("#"):
             continue
-        if line.startswith("export ") or line.startswith("export\t"):
+        if line.startswith(("export ", "export\t")):
             line = line[len("export") :].lstrip()
         name, sep, rest = line.partition("=")
         name = name.strip()

@@ -122,9 +122,7 @@ class RailwayTokenService:
         def amend(metadata: SecretMetadata) -> SecretMetadata:
             return replace(metadata, secret_type=SecretType.RAILWAY_TOKEN.value, last_validated=validated_at)
 
-        stored, metadata = await self._secrets.store_fields(
-            principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas
-        )
+        stored, _ = await self._secrets.store_fields(principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas)
         # The kind belongs to the version just written, known only now.
         await self._secrets.amend_metadata(
             principal, RAILWAY_KEY, lambda current: with_token_kind(current, stored.version, info.kind)
@@ -143,7 +141,7 @@ class RailwayTokenService:
     async def _rotate(self, principal: Principal, new_token: SecretValue) -> RailwayStored:
         self._require_vault()
         validate_token(new_token, "new_token")
-        metadata, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)  # 404 if none
+        _, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)  # 404 if none
         current = await self._secrets.get(principal, RAILWAY_KEY)
         if current.value == new_token:
             raise InvalidInput("the new token is the token already stored", field="new_token")

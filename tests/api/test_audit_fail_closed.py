@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from adapters.db.migrate import upgrade
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
+from tests.support.env import api_env
 from tests.support.postgres import create_test_database, drop_test_database
 
 CANARY = "fail-closed-api-canary"

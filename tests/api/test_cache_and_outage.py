@@ -13,7 +13,7 @@ from adapters.vault.bootstrap import ensure_kv_mount
 from entrypoints.http.app import create_app
 from entrypoints.http.secrets_controller import STALE_HEADER
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
+from tests.support.env import api_env
 from tests.support.openbao import start_dev_openbao
 
 REDIS_URL = "redis://127.0.0.1:6379/13"

@@ -9,6 +9,7 @@ triggers for that transaction (the test connects as a superuser; the service nev
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -179,7 +180,7 @@ async def test_concurrent_appends_form_one_unbroken_chain(harness):
     assert len({r.id for r in results}) == 200
     by_id = sorted(results, key=lambda r: r.id)
     assert by_id[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(by_id, by_id[1:]))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(by_id))
     verification = await harness.log.verify()
     assert (verification.ok, verification.checked) == (True, 200)
 
@@ -416,10 +417,11 @@ async def test_on_postgres_the_service_can_neither_update_nor_delete_events(pg_d
             async with pg_database.engine.begin() as connection:
                 await connection.execute(text(statement), {"id": stored.id})
     # UPDATE stays refused even with the retention setting on.
-    with pytest.raises(DBAPIError, match="UPDATE refused"):
-        async with pg_database.engine.begin() as connection:
-            await connection.execute(text("SET LOCAL mirage.audit_retention = 'on'"))
+    async with pg_database.engine.connect() as connection:
+        await connection.execute(text("SET LOCAL mirage.audit_retention = 'on'"))
+        with pytest.raises(DBAPIError, match="UPDATE refused"):
             await connection.execute(text("UPDATE audit_events SET reason = 'x'"))
+        await connection.rollback()
     assert (await SqlAuditLog(pg_database).verify()).ok
 
 

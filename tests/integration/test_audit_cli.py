@@ -96,7 +96,7 @@ async def test_verify_passes_then_names_the_first_tampered_row(audit_db):
 
 async def test_the_trigger_refuses_tampering_without_the_bypass(audit_db):
     ids = await append(audit_db, 1)
-    with pytest.raises(Exception, match="append-only|not allowed|audit"):
+    with pytest.raises(Exception, match=r"append-only|not allowed|audit"):
         await execute(audit_db, f"UPDATE audit_events SET secret_key = 'forged' WHERE id = {ids[0]}")
     assert run("verify", database_url=audit_db).returncode == 0
 

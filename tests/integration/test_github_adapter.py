@@ -11,7 +11,7 @@ from adapters.providers.github import GitHubTokenValidatorHttp
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
 from tests.support.openbao import free_port
-from tests.support.providers import Reply, fake_github  # noqa: F401  (fixture)
+from tests.support.providers import Reply
 
 TIMEOUT_S = 0.5
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hvac
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
-from tests.integration.test_cli import run
-from tests.support.providers import fake_railway  # noqa: F401  (fixture)
+from tests.support.cli import run
 
 
 def _env(openbao, pg_url, signing_keys, railway, **extra):

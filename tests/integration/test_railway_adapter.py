@@ -11,7 +11,7 @@ from adapters.providers.railway import RailwayGraphQLClient, RailwayGraphQLToken
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
 from tests.support.openbao import free_port
-from tests.support.providers import FakeRailway, Reply, fake_railway  # noqa: F401  (fixture)
+from tests.support.providers import FakeRailway, Reply
 
 TIMEOUT_S = 0.5
 

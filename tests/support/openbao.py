@@ -22,6 +22,8 @@ import httpx
 from adapters.vault.embedded import find_bao_binary
 from tests.support.processes import stop_process_group
 
+# The KV v2 mount the session fixtures bootstrap and every test writes under.
+MOUNT = "mirage"
 START_TIMEOUT_S = 20.0
 
 

@@ -29,7 +29,7 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
     expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)  # grouping labels
     expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
-    return {name for name in re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", expr)}
+    return set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", expr))
 
 
 def test_every_alert_uses_exported_metrics_and_has_a_runbook():

@@ -35,7 +35,10 @@ def epoch() -> Epoch:
     return Epoch()
 
 
-def make_service(vault, epoch, policy=CachePolicy(ttl_seconds=300, max_stale_seconds=3600)) -> SecretService:
+DEFAULT_POLICY = CachePolicy(ttl_seconds=300, max_stale_seconds=3600)
+
+
+def make_service(vault, epoch, policy: CachePolicy = DEFAULT_POLICY) -> SecretService:
     return SecretService(
         vaults=OneVaultForEveryone(vault),
         index=InMemorySecretIndex(),

@@ -130,7 +130,7 @@ def test_harmless_text_is_left_alone():
 
 
 def test_registered_secrets_are_masked_as_exact_substrings(capture):
-    logger, lines, stream = capture
+    logger, lines, _stream = capture
     register_secret("correct-horse-battery-staple")
     register_secret(SecretValue("plain-env-value-7"))
     register_secret("abc")  # too short to register: would shred every log line

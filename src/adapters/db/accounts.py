@@ -57,7 +57,7 @@ class SqlUserAccounts:
                     select(UserModel.railway_token_source, func.count()).group_by(UserModel.railway_token_source)
                 )
             ).all()
-        counts = {source: count for source, count in rows}
+        counts = dict(rows)
         return TokenSourceCounts(
             total=sum(counts.values()),
             vault=counts.get("vault", 0),

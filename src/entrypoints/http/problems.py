@@ -58,11 +58,10 @@ def _problem(request: Request, status: int, slug: str, title: str, detail: str, 
 
 
 def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
-    for error_type, status, slug in ERROR_STATUS:
-        if isinstance(exc, error_type):
-            break
-    else:
-        status, slug = 500, "internal-error"
+    status, slug = next(
+        ((status, slug) for error_type, status, slug in ERROR_STATUS if isinstance(exc, error_type)),
+        (500, "internal-error"),
+    )
     extra: dict = {}
     if isinstance(exc, errors.InvalidInput) and exc.field:
         extra["field"] = exc.field

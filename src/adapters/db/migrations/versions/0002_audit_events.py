@@ -52,14 +52,22 @@ $$
 """
 
 _TRIGGERS = (
-    "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
-    "FOR EACH ROW EXECUTE FUNCTION mirage_audit_guard()",
-    "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
-    "FOR EACH STATEMENT EXECUTE FUNCTION mirage_audit_guard()",
-    "CREATE TRIGGER audit_anchor_guard BEFORE UPDATE OR DELETE ON audit_anchor "
-    "FOR EACH ROW EXECUTE FUNCTION mirage_audit_guard()",
-    "CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor "
-    "FOR EACH STATEMENT EXECUTE FUNCTION mirage_audit_guard()",
+    (
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION mirage_audit_guard()"
+    ),
+    (
+        "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION mirage_audit_guard()"
+    ),
+    (
+        "CREATE TRIGGER audit_anchor_guard BEFORE UPDATE OR DELETE ON audit_anchor "
+        "FOR EACH ROW EXECUTE FUNCTION mirage_audit_guard()"
+    ),
+    (
+        "CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor "
+        "FOR EACH STATEMENT EXECUTE FUNCTION mirage_audit_guard()"
+    ),
 )
 
 
