@@ -19,6 +19,9 @@ from entrypoints.settings import load_settings
 from tests.support.env import api_env
 from tests.support.postgres import create_test_database, drop_test_database
 
+pytestmark = pytest.mark.api
+
+
 CANARY = "fail-closed-api-canary"
 
 

@@ -16,6 +16,9 @@ from entrypoints.settings import load_settings
 from tests.support.env import api_env
 from tests.support.openbao import start_dev_openbao
 
+pytestmark = pytest.mark.api
+
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 TTL_SECONDS = 1
 

@@ -22,6 +22,8 @@ from tests.support.env import provider_env
 from tests.support.providers import FakeGitHub, FakeRailway
 from tests.support.registry import REGISTRY_USERS
 
+pytestmark = pytest.mark.api
+
 
 @pytest.fixture(scope="module")
 def spans():

@@ -15,6 +15,9 @@ import pytest
 from tests.api.test_provider_credentials import DOCKER, GITHUB, RAILWAY
 from tests.support.registry import REGISTRY_USERS
 
+pytestmark = pytest.mark.api
+
+
 ENV = "/api/v1/environments/audited/secrets"
 ENV_CANARY = "env-canary-value-0b7e41"
 DOCKER_CANARY = "docker-canary-pass-9c2d"

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.support.env import provider_env
 from tests.support.registry import REGISTRY_USERS
+
+pytestmark = pytest.mark.api
+
 
 RAILWAY = "/api/v1/secrets/railway"
 GITHUB = "/api/v1/secrets/github"

@@ -15,6 +15,8 @@ from entrypoints.settings import load_settings
 from tests.support.env import api_env
 from tests.support.openbao import free_port
 
+pytestmark = pytest.mark.api
+
 
 @pytest.fixture
 def own_redis(tmp_path):

@@ -17,6 +17,9 @@ from entrypoints.settings import load_settings
 from tests.support.env import api_env
 from tests.support.openbao import MOUNT, start_dev_openbao
 
+pytestmark = pytest.mark.api
+
+
 AUDIT_CONFIG = Path(__file__).parents[2] / "infra" / "openbao" / "audit-file.hcl"
 
 

@@ -10,6 +10,8 @@ from entrypoints.settings import load_settings
 from tests.support.env import api_env
 from tests.support.openbao import free_port
 
+pytestmark = pytest.mark.api
+
 
 @pytest.fixture
 async def dead_vault_client(openbao, database_url, signing_keys):

@@ -39,6 +39,9 @@ from domain.audit import (
 from domain.errors import InvalidInput
 from tests.fakes.audit import InMemoryAuditLog
 
+pytestmark = pytest.mark.contract
+
+
 T0 = datetime(2025, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 
 

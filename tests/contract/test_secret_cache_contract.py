@@ -22,6 +22,9 @@ from domain.ports import CachedSecret, SecretCache
 from domain.secrets import VaultEntry
 from domain.values import SecretValue
 
+pytestmark = pytest.mark.contract
+
+
 REDIS_URL = os.environ.get("MIRAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 CacheFactory = Callable[..., Awaitable[SecretCache]]

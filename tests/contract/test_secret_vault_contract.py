@@ -11,6 +11,8 @@ from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionN
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
 
+pytestmark = pytest.mark.contract
+
 
 @pytest.fixture(params=["fake", "openbao"])
 def vault(request):

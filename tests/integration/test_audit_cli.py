@@ -19,6 +19,9 @@ from adapters.db.migrate import upgrade
 from domain.audit import AuditAction, AuditEvent, AuditOutcome
 from tests.support.postgres import create_test_database, drop_test_database
 
+pytestmark = pytest.mark.integration
+
+
 CLI = str(Path(sys.executable).with_name("mirage-secrets"))
 
 

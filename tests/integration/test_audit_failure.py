@@ -13,6 +13,8 @@ from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import create_database
 from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditQuery, AuditUnavailable
 
+pytestmark = pytest.mark.integration
+
 
 def _event(i: int = 0) -> AuditEvent:
     return AuditEvent(

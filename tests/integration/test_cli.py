@@ -10,6 +10,8 @@ from adapters.identity.jwt_verifier import JwtVerifier
 from tests.support.cli import run
 from tests.support.openbao import start_dev_openbao
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def fresh_openbao():

@@ -26,6 +26,9 @@ from tests.support.openbao import free_port
 from tests.support.providers import FakeTokenRegistry, Reply
 from tests.support.registry import REGISTRY_USERS
 
+pytestmark = pytest.mark.integration
+
+
 TIMEOUT_S = 2.0
 
 

@@ -13,6 +13,9 @@ from domain.values import SecretValue
 from tests.support.openbao import free_port
 from tests.support.providers import Reply
 
+pytestmark = pytest.mark.integration
+
+
 TIMEOUT_S = 0.5
 
 

@@ -53,6 +53,9 @@ from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.integration
+
+
 JWT_CANARY = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.Y2FuYXJ5LXNpZ25hdHVyZS1jYW5hcnk"
 
 

@@ -17,6 +17,8 @@ from domain.errors import VaultRefused
 from domain.values import Principal, SecretValue
 from tests.support.openbao import MOUNT
 
+pytestmark = pytest.mark.integration
+
 
 def _login(openbao, token: str, role: str = USER_ROLE) -> hvac.Client:
     client = hvac.Client(url=openbao.addr)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
 from adapters.telemetry.metrics import TelemetryMetrics
+
+pytestmark = pytest.mark.unit
+
 
 RULES = Path(__file__).parents[2] / "infra" / "prometheus" / "alerts.yml"
 # Litestar's request metrics (prefix "http", see `request_metrics_config`).

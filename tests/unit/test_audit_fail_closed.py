@@ -16,6 +16,9 @@ from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.unit
+
+
 ALICE = Principal(user_id="alice")
 CANARY = "fail-closed-canary"
 

@@ -7,6 +7,8 @@ import pytest
 from adapters.vault.breaker import CircuitBreaker, CircuitOpen
 from domain.errors import VaultUnavailable
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

@@ -11,6 +11,9 @@ from domain.values import Principal, SecretValue
 from services.migration import MigrationItem
 from tests.fakes.provider_world import ALICE, World
 
+pytestmark = pytest.mark.unit
+
+
 CANARY = "canary-env-value-7f3a"
 
 

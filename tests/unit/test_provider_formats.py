@@ -23,6 +23,8 @@ from domain.providers import (
 )
 from domain.values import SecretValue
 
+pytestmark = pytest.mark.unit
+
 
 def _decoded(entry: dict, key: str) -> str:
     return base64.b64decode(entry["auths"][key]["auth"]).decode()

@@ -15,6 +15,8 @@ from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRA
 from services.railway_tokens import RailwayPolicy
 from tests.fakes.provider_world import ALICE, World
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def world() -> World:

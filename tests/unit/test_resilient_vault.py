@@ -15,6 +15,8 @@ from domain.secrets import VaultEntry
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

@@ -24,6 +24,9 @@ from services.secret_service import SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.unit
+
+
 ALICE = Principal(user_id="alice")
 BOB = Principal(user_id="bob")
 PATH = "users/alice/custom/db_password"

@@ -13,6 +13,9 @@ from services.secret_service import CachePolicy, SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.unit
+
+
 ALICE = Principal("alice")
 PATH = "users/alice/custom/token"
 

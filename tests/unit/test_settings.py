@@ -10,6 +10,9 @@ import pytest
 
 from entrypoints.settings import DEFAULT_MOUNT, SettingsError, load_server_settings, load_settings
 
+pytestmark = pytest.mark.unit
+
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "hvs.TOP-SECRET-TOKEN"
 SECRET_ID = "TOP-SECRET-SECRET-ID"

@@ -22,6 +22,9 @@ from adapters.telemetry.logging import (
 )
 from domain.values import SecretValue
 
+pytestmark = pytest.mark.unit
+
+
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQtaGVyZQ"
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from domain.values import SecretValue, is_valid_secret_key, is_valid_user_id
 
+pytestmark = pytest.mark.unit
+
+
 PLAIN = "hunter2-plaintext"
 
 
