@@ -1,5 +1,5 @@
 # Everything runs from the project venv; `make install` creates it.
-.PHONY: install run test lint bench clean clean-data
+.PHONY: install run test fast lint bench clean clean-data
 
 install:
 	bash infra/scripts/bootstrap.sh
@@ -9,12 +9,19 @@ run: install
 
 # Any non-zero pytest exit fails the target, including 5 (no tests collected):
 # a run that tested nothing must not pass.
-test: install
+test: lint
 	bash infra/scripts/ensure-services.sh
-	.venv/bin/lint-imports
 	.venv/bin/pytest -q
 
+# The unit and contract suites alone (the contract suites' SQL legs need the local PostgreSQL/Redis).
+fast: install
+	.venv/bin/pytest -q tests/unit tests/contract -m "unit or contract"
+
+# Fails on any lint finding, unformatted file, type error or layer violation.
 lint: install
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/mypy
 	.venv/bin/lint-imports
 
 bench: install

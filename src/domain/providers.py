@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from domain.errors import DomainError, InvalidInput
 from domain.values import SecretValue
@@ -80,6 +80,16 @@ class ProviderRateLimited(ProviderError):
 # Results
 
 RailwayTokenKind = Literal["account", "workspace", "project"]
+RAILWAY_TOKEN_KINDS: frozenset[RailwayTokenKind] = frozenset(get_args(RailwayTokenKind))
+
+
+def railway_token_kind(value: str | None) -> RailwayTokenKind | None:
+    """`value` as a Railway token kind, or None for anything else (an old or damaged record)."""
+    for kind in RAILWAY_TOKEN_KINDS:
+        if kind == value:
+            return kind
+    return None
+
 
 GitHubTokenType = Literal[
     "classic", "fine_grained", "oauth", "user_to_server", "server_to_server", "refresh", "unknown"

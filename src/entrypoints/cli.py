@@ -160,7 +160,7 @@ def _progress(done: int, total: int) -> None:
 def _read_csv(path: str) -> list[tuple[str, str]]:
     import csv
 
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     with open(path, newline="") as handle:
         for row in csv.reader(handle):
             if not row or row[0].strip().startswith("#") or row[0].strip().lower() in ("user", "user_id"):

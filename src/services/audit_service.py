@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from domain.audit import AuditAction, AuditLog, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
+from domain.audit import (
+    AuditAction,
+    AuditLog,
+    AuditOutcome,
+    AuditPage,
+    AuditQuery,
+    ChainVerification,
+    StoredAuditEvent,
+)
 from domain.errors import Forbidden, InvalidInput
 from domain.values import Principal, is_valid_user_id
 from services.audit_trail import AuditTrail
@@ -48,8 +57,9 @@ class AuditService:
             query = AuditQuery(
                 subject_user_id=subject,
                 secret_key=secret_key,
-                action=action,
-                outcome=outcome,
+                # AuditQuery parses the strings (an unknown one is InvalidInput), so the cast is its job.
+                action=cast(AuditAction | None, action),
+                outcome=cast(AuditOutcome | None, outcome),
                 start=start,
                 end=end,
                 limit=limit,

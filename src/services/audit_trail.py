@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain import errors
 from domain.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome, AuditUnavailable
@@ -88,7 +89,7 @@ class AuditTrail:
         outcome = note.outcome or AuditOutcome.SUCCESS
         await self._log.append(self._event(principal, action, note, subject_user_id, outcome, note.reason))
 
-    async def last_access(self, user_id: str, keys: list[str]):
+    async def last_access(self, user_id: str, keys: list[str]) -> dict[str, datetime]:
         return await self._log.last_access(user_id, keys)
 
     async def failed_authentication(self, reason: str) -> None:

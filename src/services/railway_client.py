@@ -25,7 +25,7 @@ from domain.credentials import (
     UserAccounts,
 )
 from domain.errors import InvalidInput, SecretNotFound
-from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
+from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator, railway_token_kind
 from domain.values import Principal, SecretValue, is_valid_secret_key
 from services.audit_trail import AuditNote, AuditTrail
 from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key
@@ -80,20 +80,16 @@ class RailwayClientService:
                 pass
             else:
                 note.version, note.secret_type = view.version, view.metadata.secret_type
-                kind = token_kinds(view.metadata).get(str(view.version))
+                kind = railway_token_kind(token_kinds(view.metadata).get(str(view.version)))
                 if kind is None:
                     # A version written by a rollback carries no kind yet: ask Railway once, remember it.
-                    kind = (await self._validator.validate(view.value)).kind
+                    learned = (await self._validator.validate(view.value)).kind
                     version = view.version
                     await self._secrets.amend_metadata(
-                        principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, kind)
+                        principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, learned)
                     )
-                return BoundRailwayClient(
-                    self._clients.client_for(view.value, kind),
-                    "vault",
-                    kind,
-                    view.version,  # type: ignore[arg-type]
-                )
+                    kind = learned
+                return BoundRailwayClient(self._clients.client_for(view.value, kind), "vault", kind, view.version)
         fallback = self._policy.fallback
         note.key = None  # not a secret of the user's
         note.reason = f"{CLIENT_REASON}, shared RAILWAY_API_TOKEN"

@@ -203,8 +203,9 @@ class RailwayTokenService:
         if status.source == TOKEN_SOURCE_VAULT:
             token = (await self._secrets.get(principal, RAILWAY_KEY)).value
         elif status.source == "env":
-            token = self._policy.fallback
-            assert token is not None
+            fallback = self._policy.fallback
+            assert fallback is not None
+            token = fallback
         else:
             raise SecretNotFound("no Railway token is configured")
         try:

@@ -6,9 +6,9 @@ import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, Table, func, or_, select, update
+from sqlalchemy import Executable, FromClause, TableClause, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,12 +151,13 @@ async def _transaction(database: Database) -> AsyncIterator[AsyncSession]:
         raise StorageUnavailable() from error
 
 
-def _dialect_insert(database: Database, table: Table) -> Any:
+def _dialect_insert(database: Database, table: FromClause) -> Any:
     """INSERT with ON CONFLICT support; both dialects spell it the same way."""
+    target = cast(TableClause, table)  # a mapped model's `__table__` is typed as the wider FromClause
     if database.dialect == "postgresql":
-        return postgresql.insert(table)
+        return postgresql.insert(target)
     if database.dialect == "sqlite":
-        return sqlite.insert(table)
+        return sqlite.insert(target)
     raise NotImplementedError(f"no upsert for the {database.dialect} dialect")
 
 

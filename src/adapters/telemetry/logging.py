@@ -260,7 +260,8 @@ class _TextFormatter(logging.Formatter):
         try:
             return super().format(record)
         finally:
-            del record.trace_suffix, record.request_suffix
+            delattr(record, "trace_suffix")
+            delattr(record, "request_suffix")
 
 
 _HANDLER_MARK = "_mirage_telemetry_handler"
