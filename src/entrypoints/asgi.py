@@ -13,8 +13,8 @@ from entrypoints.settings import load_settings
 
 
 def app_from_env() -> Litestar:
-    configure_logging(
-        level=os.environ.get("LOG_LEVEL", "INFO"), json_output=os.environ.get("LOG_FORMAT", "json") == "json"
-    )
-    configure_tracing()  # exporter from the standard OTEL_* variables; none unless configured
-    return create_app(settings=load_settings(os.environ))
+    settings = load_settings(os.environ)
+    telemetry = settings.telemetry
+    configure_logging(level=telemetry.log_level, json_output=telemetry.log_json)
+    configure_tracing(env=telemetry.otel)  # exporter from the standard OTEL_* variables; none unless configured
+    return create_app(settings=settings)

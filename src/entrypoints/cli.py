@@ -11,18 +11,21 @@ from pathlib import Path
 from domain.errors import DomainError
 from entrypoints.settings import (
     SettingsError,
-    load_auth_settings,
+    load_audit_retention_days,
+    load_data_dir,
     load_database_settings,
+    load_dev_vault_port,
+    load_optional_auth_settings,
     load_settings,
     load_vault_settings,
+    load_web_concurrency,
 )
 
-DEFAULT_DATA_DIR = ".data"
 DEV_DATABASE_FILE = "mirage.sqlite3"
 
 
 def _data_dir() -> Path:
-    return Path(os.environ.get("MIRAGE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+    return load_data_dir(os.environ)
 
 
 def _serve(host: str, port: int, workers: int) -> None:
@@ -71,8 +74,8 @@ def _bootstrap_vault() -> list[str]:
         verify=not vault.skip_verify,
     )
     jwt = None
-    if os.environ.get("AUTH_ISSUER"):  # Vault checks users' tokens the way the service does
-        auth = load_auth_settings(os.environ)
+    auth = load_optional_auth_settings(os.environ)
+    if auth is not None:  # Vault checks users' tokens the way the service does
         jwt = JwtAuthSetup(
             issuer=auth.issuer,
             audience=auth.audience,
@@ -112,7 +115,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    bao = EmbeddedOpenBao(data_dir, port=int(os.environ.get("MIRAGE_DEV_VAULT_PORT", "8200")))
+    bao = EmbeddedOpenBao(data_dir, port=load_dev_vault_port(os.environ))
     info = bao.start()
     try:
         _, public_key = ensure_dev_keypair(data_dir / "auth")
@@ -220,18 +223,7 @@ def cmd_migrate_tokens(args: argparse.Namespace) -> int:
 
 
 def _retention_days(raw: str | None) -> int:
-    from services.audit_service import DEFAULT_RETENTION_DAYS
-
-    raw = raw if raw is not None else os.environ.get("AUDIT_RETENTION_DAYS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise SettingsError(f"retention days must be a whole number, got {raw!r}") from None
-    if days < 0:
-        raise SettingsError("retention days can't be negative")
-    return days
+    return load_audit_retention_days(os.environ, raw)
 
 
 async def _with_audit_log(work):
@@ -290,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API (settings from the environment)")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    serve.add_argument("--workers", type=int, default=load_web_concurrency(os.environ))
     serve.add_argument("--migrate", action="store_true", help="upgrade the database schema first")
     serve.set_defaults(handler=cmd_serve)
 

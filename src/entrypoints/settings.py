@@ -1,4 +1,8 @@
-"""Typed settings, read from the environment once by the entrypoint and passed down."""
+"""Typed settings, read from the environment once by the entrypoint and passed down.
+
+The only module that reads environment variables (tests/unit/test_settings_home.py fails the build
+otherwise); each one is validated here and listed in the README's settings table.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+
+from services.audit_service import DEFAULT_RETENTION_DAYS
 
 DEFAULT_MOUNT = "mirage"
 
@@ -97,6 +103,19 @@ class ProviderSettings(msgspec.Struct, frozen=True):
     __str__ = __repr__
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+
+
+class TelemetrySettings(msgspec.Struct, frozen=True):
+    log_level: str = "INFO"
+    log_json: bool = True  # LOG_FORMAT=json (one object a line) or text
+    # OpenTelemetry's standard OTEL_* variables, as given: the SDK's exporter setup interprets them.
+    otel: Mapping[str, str] = msgspec.field(default_factory=dict)
+    # Several workers write their samples there and /metrics adds them up; None: one process.
+    prometheus_multiproc_dir: str | None = None
+
+
 class Settings(msgspec.Struct, frozen=True):
     vault: VaultSettings
     database: DatabaseSettings
@@ -106,6 +125,7 @@ class Settings(msgspec.Struct, frozen=True):
     server: ServerSettings
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
 
 def _without_password(url: str) -> str:
@@ -206,6 +226,11 @@ def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
     )
 
 
+def load_optional_auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
+    """The auth settings when AUTH_ISSUER is set (`vault bootstrap` then sets up JWT auth too), else None."""
+    return load_auth_settings(env) if _optional(env, "AUTH_ISSUER") else None
+
+
 def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
     port_raw = _optional(env, "PORT") or "8000"
     if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
@@ -263,6 +288,56 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
     )
 
 
+def load_telemetry_settings(env: Mapping[str, str]) -> TelemetrySettings:
+    level = (_optional(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    log_format = (_optional(env, "LOG_FORMAT") or "json").lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {log_format!r}")
+    return TelemetrySettings(
+        log_level=level,
+        log_json=log_format == "json",
+        otel={name: value for name, value in env.items() if name.startswith("OTEL_")},
+        prometheus_multiproc_dir=_optional(env, "PROMETHEUS_MULTIPROC_DIR"),
+    )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
+        raise SettingsError(f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}")
+    return int(raw)
+
+
+DEFAULT_DATA_DIR = ".data"
+DEFAULT_DEV_VAULT_PORT = 8200
+
+
+def load_audit_retention_days(env: Mapping[str, str], override: str | None = None) -> int:
+    """AUDIT_RETENTION_DAYS, or `override` (the purge command's --days) when given; 0 keeps nothing."""
+    name = "AUDIT_RETENTION_DAYS" if override is None else "--days"
+    source = env if override is None else {name: override}
+    return _whole_number(source, name, DEFAULT_RETENTION_DAYS, minimum=0, maximum=100_000)
+
+
+def load_data_dir(env: Mapping[str, str]) -> Path:
+    """MIRAGE_DATA_DIR: where `mirage-secrets dev` keeps OpenBao's data, the SQLite file and dev keys."""
+    return Path(_optional(env, "MIRAGE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def load_dev_vault_port(env: Mapping[str, str]) -> int:
+    """MIRAGE_DEV_VAULT_PORT: the embedded OpenBao's port under `mirage-secrets dev`."""
+    return _whole_number(env, "MIRAGE_DEV_VAULT_PORT", DEFAULT_DEV_VAULT_PORT, minimum=1, maximum=65535)
+
+
+def load_web_concurrency(env: Mapping[str, str]) -> int:
+    """WEB_CONCURRENCY: the default of `serve --workers` (the name uvicorn and PaaS hosts use)."""
+    return _whole_number(env, "WEB_CONCURRENCY", 1, minimum=1, maximum=256)
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(
@@ -274,4 +349,5 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         server=load_server_settings(env),
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
+        telemetry=load_telemetry_settings(env),
     )

@@ -1,6 +1,6 @@
 """OpenTelemetry: the tracer provider, the Litestar request plugin, and traced port decorators.
 
-Exporter selection (`configure_tracing`, the only place that reads the ``OTEL_*`` environment):
+Exporter selection (`configure_tracing`, from the ``OTEL_*`` variables the entrypoint's settings hand it):
 
 - ``OTEL_SDK_DISABLED=true``                   -> no provider (None)
 - ``OTEL_TRACES_EXPORTER``                     -> comma list of ``otlp`` | ``console`` | ``none``
@@ -108,25 +108,22 @@ def tracing_configured() -> bool:
 def configure_tracing(
     service_name: str = "mirage-secrets",
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     set_global: bool = True,
 ) -> TracerProvider | None:
     """Build (and by default install globally) a tracer provider from the standard ``OTEL_*``
     variables; None when tracing is off. The caller shuts the provider down at exit
     (``provider.shutdown()`` flushes the batch processor).
 
-    `env` defaults to ``os.environ`` (read here, when the entrypoint calls this, never at import).
+    `env` holds the ``OTEL_*`` variables, read by the entrypoint's settings (never here, never at import).
     The global provider can only be set once per process; later calls return their provider
     without installing it (OpenTelemetry logs a warning).
     """
-    import os
-
-    environ = os.environ if env is None else env
-    if _flag(environ.get("OTEL_SDK_DISABLED")):
+    if _flag(env.get("OTEL_SDK_DISABLED")):
         return None
-    raw = environ.get("OTEL_TRACES_EXPORTER")
+    raw = env.get("OTEL_TRACES_EXPORTER")
     if raw is None or not raw.strip():
-        has_endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        has_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         names = ["otlp"] if has_endpoint else ["none"]
     else:
         names = [part.strip().lower() for part in raw.split(",") if part.strip()]
@@ -135,10 +132,10 @@ def configure_tracing(
         if name == "none":
             continue
         if name == "console":
-            exporters.append(ConsoleSpanExporter(service_name=environ.get("OTEL_SERVICE_NAME") or service_name))
+            exporters.append(ConsoleSpanExporter(service_name=env.get("OTEL_SERVICE_NAME") or service_name))
         elif name == "otlp":
             protocol = (
-                environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+                env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
             ).lower()
             if protocol and protocol != "http/protobuf":
                 log.warning("OTLP protocol %r is not installed; exporting over http/protobuf", protocol)
@@ -149,7 +146,7 @@ def configure_tracing(
             log.warning("unknown OTEL_TRACES_EXPORTER %r ignored", name)
     if not exporters:
         return None
-    resource = Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME") or service_name})
+    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service_name})
     provider = TracerProvider(resource=resource)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
