@@ -252,7 +252,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int 
 
 
 # Docker Hub answers to several names; `docker login` stores it under the v1 index URL.
-DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+DOCKER_HUB = "docker.io"  # the one name every Docker Hub alias is stored under
+DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 DOCKER_HUB_API = "registry-1.docker.io"
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 
@@ -281,17 +282,13 @@ def normalize_registry(registry: str) -> str:
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
     if not host or len(host) > 253 or not _REGISTRY_HOST.fullmatch(host):
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
-    return "docker.io" if host in DOCKER_HUB_ALIASES else host
-
-
-def is_docker_hub(registry: str) -> bool:
-    return normalize_registry(registry) == "docker.io"
+    return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
 
 
 def docker_config_key(registry: str) -> str:
     """The key `docker login` writes in `~/.docker/config.json` `auths` for this registry."""
     host = normalize_registry(registry)
-    return DOCKER_HUB_CONFIG_KEY if host == "docker.io" else host
+    return DOCKER_HUB_CONFIG_KEY if host == DOCKER_HUB else host
 
 
 def docker_config_auth_entry(registry: str, username: str, password: SecretValue) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from domain.values import SecretValue, is_valid_secret_key, is_valid_user_id
 # Vault's own entry limit is 1 MiB; secrets are tokens, passwords and certificates, so a much
 # smaller bound keeps cache entries and responses small and catches pasted files by mistake.
 MAX_VALUE_BYTES = 64 * 1024
+# How many versions of a secret Vault keeps (the KV mount's max_versions, set by `vault bootstrap`).
+VERSIONS_KEPT = 10
 MAX_TAGS = 12
 MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 bytes.
 

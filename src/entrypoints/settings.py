@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -128,6 +129,11 @@ class Settings(msgspec.Struct, frozen=True):
     telemetry: TelemetrySettings = TelemetrySettings()
 
 
+def _default(struct: type[msgspec.Struct], name: str) -> Any:
+    """A field's default, so that a loader's fallback and the struct's default are one number."""
+    return next(field.default for field in msgspec.structs.fields(struct) if field.name == name)
+
+
 def _without_password(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
@@ -192,10 +198,12 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         secret_id=secret_id,
         wrapped_secret_id=wrapped,
         approle_mount=(_optional(env, "VAULT_APPROLE_MOUNT") or "approle").strip("/"),
-        timeout_seconds=float(_seconds(env, "VAULT_TIMEOUT_SECONDS", 5)),
-        retry_attempts=max(1, _seconds(env, "VAULT_RETRY_ATTEMPTS", 3)),
-        breaker_failures=max(1, _seconds(env, "VAULT_BREAKER_FAILURES", 5)),
-        breaker_cooldown_seconds=max(1, _seconds(env, "VAULT_BREAKER_COOLDOWN_SECONDS", 10)),
+        timeout_seconds=float(_seconds(env, "VAULT_TIMEOUT_SECONDS", int(_default(VaultSettings, "timeout_seconds")))),
+        retry_attempts=max(1, _seconds(env, "VAULT_RETRY_ATTEMPTS", _default(VaultSettings, "retry_attempts"))),
+        breaker_failures=max(1, _seconds(env, "VAULT_BREAKER_FAILURES", _default(VaultSettings, "breaker_failures"))),
+        breaker_cooldown_seconds=max(
+            1, _seconds(env, "VAULT_BREAKER_COOLDOWN_SECONDS", _default(VaultSettings, "breaker_cooldown_seconds"))
+        ),
         namespace=_optional(env, "VAULT_NAMESPACE"),
         skip_verify=_flag(env, "VAULT_SKIP_VERIFY"),
         mount=mount,
@@ -222,7 +230,7 @@ def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
         audience=_required(env, "AUTH_AUDIENCE"),
         jwks_url=jwks_url,
         public_key_file=key_file,
-        roles_claim=_optional(env, "AUTH_ROLES_CLAIM") or "roles",
+        roles_claim=_optional(env, "AUTH_ROLES_CLAIM") or _default(AuthSettings, "roles_claim"),
     )
 
 
@@ -232,10 +240,10 @@ def load_optional_auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
 
 
 def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
-    port_raw = _optional(env, "PORT") or "8000"
+    port_raw = _optional(env, "PORT") or str(_default(ServerSettings, "port"))
     if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
-    return ServerSettings(host=_optional(env, "HOST") or "127.0.0.1", port=int(port_raw))
+    return ServerSettings(host=_optional(env, "HOST") or _default(ServerSettings, "host"), port=int(port_raw))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
@@ -248,8 +256,8 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def load_cache_settings(env: Mapping[str, str]) -> CacheSettings:
-    ttl = _seconds(env, "CACHE_TTL_SECONDS", 300)
-    max_stale = _seconds(env, "CACHE_MAX_STALE_SECONDS", 3600)
+    ttl = _seconds(env, "CACHE_TTL_SECONDS", _default(CacheSettings, "ttl_seconds"))
+    max_stale = _seconds(env, "CACHE_MAX_STALE_SECONDS", _default(CacheSettings, "max_stale_seconds"))
     if ttl and max_stale < ttl:
         raise SettingsError("CACHE_MAX_STALE_SECONDS must be at least CACHE_TTL_SECONDS")
     return CacheSettings(ttl_seconds=ttl, max_stale_seconds=max_stale)
@@ -263,14 +271,16 @@ def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
-    timeout_raw = _optional(env, "PROVIDER_TIMEOUT_SECONDS") or "10"
+    timeout_raw = _optional(env, "PROVIDER_TIMEOUT_SECONDS") or str(_default(ProviderSettings, "timeout_seconds"))
     try:
         timeout = float(timeout_raw)
     except ValueError:
         raise SettingsError(f"PROVIDER_TIMEOUT_SECONDS must be a number of seconds, not {timeout_raw!r}") from None
     if not 0 < timeout <= 300:
         raise SettingsError("PROVIDER_TIMEOUT_SECONDS must be between 0 and 300")
-    max_age_raw = _optional(env, "RAILWAY_TOKEN_MAX_AGE_DAYS") or "90"
+    max_age_raw = _optional(env, "RAILWAY_TOKEN_MAX_AGE_DAYS") or str(
+        _default(ProviderSettings, "railway_token_max_age_days")
+    )
     if not (max_age_raw.isascii() and max_age_raw.isdigit()) or int(max_age_raw) < 1:
         raise SettingsError(f"RAILWAY_TOKEN_MAX_AGE_DAYS must be a whole number of days, not {max_age_raw!r}")
     insecure = tuple(

@@ -16,15 +16,15 @@ from typing import Protocol
 
 from domain.audit import AuditAction
 from domain.errors import InvalidInput
-from domain.secrets import SecretMetadata, SecretType
+from domain.secrets import VERSIONS_KEPT, SecretMetadata, SecretType
 from domain.values import SecretValue
 from services.audit_trail import AuditNote
 
 RAILWAY_KEY = "railway"
 GITHUB_KEY = "github"
 MAX_TOKEN_BYTES = 4096
-# Vault keeps 10 versions; the per-version kind map keeps as many.
-_KIND_HISTORY = 10
+# The per-version kind map keeps as many entries as Vault keeps versions.
+_KIND_HISTORY = VERSIONS_KEPT
 
 
 def validate_token(token: SecretValue, field: str) -> None:

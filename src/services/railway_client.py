@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from domain.audit import AuditAction
 from domain.credentials import (
     SETTINGS_LINK_RAILWAY,
+    TOKEN_SOURCE_ENV,
+    TOKEN_SOURCE_VAULT,
     CredentialMissing,
     EnvironmentRegistry,
     RailwayClients,
@@ -41,7 +43,7 @@ MASK = "********"
 @dataclass(frozen=True, slots=True)
 class BoundRailwayClient:
     api: RailwayApi
-    source: str  # "vault" or "env"
+    source: str  # TOKEN_SOURCE_VAULT or TOKEN_SOURCE_ENV
     kind: str
     version: int | None = None  # the Vault version of the token, for a Vault token
 
@@ -89,7 +91,9 @@ class RailwayClientService:
                         principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, learned)
                     )
                     kind = learned
-                return BoundRailwayClient(self._clients.client_for(view.value, kind), "vault", kind, view.version)
+                return BoundRailwayClient(
+                    self._clients.client_for(view.value, kind), TOKEN_SOURCE_VAULT, kind, view.version
+                )
         fallback = self._policy.fallback
         note.key = None  # not a secret of the user's
         note.reason = f"{CLIENT_REASON}, shared RAILWAY_API_TOKEN"
@@ -101,7 +105,7 @@ class RailwayClientService:
             )
         kind = await self._env_token_kind(fallback)
         await self._accounts.mark_env_fallback(principal.user_id)
-        return BoundRailwayClient(self._clients.client_for(fallback, kind), "env", kind)
+        return BoundRailwayClient(self._clients.client_for(fallback, kind), TOKEN_SOURCE_ENV, kind)
 
     async def _env_token_kind(self, token: SecretValue) -> RailwayTokenKind:
         async with self._env_kind_lock:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from domain.audit import AuditAction, AuditOutcome
 from domain.credentials import (
+    TOKEN_SOURCE_ENV,
     TOKEN_SOURCE_VAULT,
     EnvironmentRegistry,
     UserAccounts,
@@ -48,7 +49,7 @@ class RailwayStatus:
     configured: bool
     last_validated: datetime | None
     needs_rotation: bool
-    source: str | None  # "vault", "env" or None
+    source: str | None  # TOKEN_SOURCE_VAULT, TOKEN_SOURCE_ENV or None
     version: int | None = None
     token_kind: str | None = None
 
@@ -158,7 +159,7 @@ class RailwayTokenService:
             status = await self._status(principal)
             note.version = status.version
             if status.source != TOKEN_SOURCE_VAULT:
-                note.reason = "shared RAILWAY_API_TOKEN" if status.source == "env" else "not configured"
+                note.reason = "shared RAILWAY_API_TOKEN" if status.source == TOKEN_SOURCE_ENV else "not configured"
         return status
 
     async def _status(self, principal: Principal) -> RailwayStatus:
@@ -182,7 +183,7 @@ class RailwayTokenService:
                     token_kind=token_kinds(metadata).get(str(version)),
                 )
         if self._policy.fallback is not None:
-            return RailwayStatus(configured=True, last_validated=None, needs_rotation=False, source="env")
+            return RailwayStatus(configured=True, last_validated=None, needs_rotation=False, source=TOKEN_SOURCE_ENV)
         return RailwayStatus(configured=False, last_validated=None, needs_rotation=False, source=None)
 
     async def validate(self, principal: Principal) -> RailwayValidation:
@@ -198,11 +199,11 @@ class RailwayTokenService:
     async def _validate(self, principal: Principal, note: AuditNote) -> RailwayValidation:
         status = await self._status(principal)
         note.version = status.version
-        if status.source == "env":
+        if status.source == TOKEN_SOURCE_ENV:
             note.reason = "shared RAILWAY_API_TOKEN"
         if status.source == TOKEN_SOURCE_VAULT:
             token = (await self._secrets.get(principal, RAILWAY_KEY)).value
-        elif status.source == "env":
+        elif status.source == TOKEN_SOURCE_ENV:
             fallback = self._policy.fallback
             assert fallback is not None
             token = fallback

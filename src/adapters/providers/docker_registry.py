@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from domain.providers import (
+    DOCKER_HUB,
     DOCKER_HUB_API,
     DOCKER_REGISTRY,
     ProviderRateLimited,
@@ -40,7 +41,7 @@ _CHALLENGE_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([
 def registry_base_url(registry: str, insecure_registries: frozenset[str] = frozenset()) -> str:
     """`https://host[:port]` (http for hosts in `insecure_registries`); Docker Hub → registry-1."""
     host = normalize_registry(registry)
-    if host == "docker.io":
+    if host == DOCKER_HUB:
         return f"https://{DOCKER_HUB_API}"
     scheme = "http" if host in insecure_registries else "https"
     return f"{scheme}://{host}"
