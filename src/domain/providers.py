@@ -11,8 +11,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol, get_args
 
 from domain.errors import DomainError, InvalidInput
@@ -211,44 +210,6 @@ def github_token_type(token: SecretValue) -> GitHubTokenType:
         if plain.startswith(prefix):
             return kind
     return "unknown"
-
-
-def parse_github_token_expiration(header: str) -> datetime:
-    """Parse `GitHub-Authentication-Token-Expiration`, in UTC.
-
-    GitHub has sent both `2026-09-03 02:34:04 UTC` and `2026-09-03 02:34:04 +0200`.
-    Raises ValueError for anything else.
-    """
-    text = header.strip()
-    if text.upper().endswith(" UTC"):
-        parsed = datetime.strptime(text[:-4].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    else:
-        parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
-    return parsed.astimezone(UTC)
-
-
-def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:
-    """`X-OAuth-Scopes: repo, read:org` → ("repo", "read:org"); absent or empty → ()."""
-    if not header:
-        return ()
-    return tuple(scope.strip() for scope in header.split(",") if scope.strip())
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
-    """`Retry-After` as whole seconds (>= 0): delta-seconds or an HTTP date; None if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0, int(delta + 0.999))
 
 
 # Docker Hub answers to several names; `docker login` stores it under the v1 index URL.
