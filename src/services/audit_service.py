@@ -15,7 +15,8 @@ from domain.audit import (
     ChainVerification,
     StoredAuditEvent,
 )
-from domain.errors import Forbidden, InvalidInput
+from domain.authorization import AdminAbility, authorize, may_act_on
+from domain.errors import InvalidInput
 from domain.values import Principal, is_valid_user_id
 from services.audit_trail import AuditTrail
 
@@ -30,10 +31,9 @@ class AuditService:
         self._retention = timedelta(days=retention_days)
 
     def _subject(self, principal: Principal, user_id: str | None) -> str:
-        if user_id is None or user_id == principal.user_id:
+        if may_act_on(principal, user_id):
             return principal.user_id
-        if not principal.is_admin:
-            raise Forbidden("only admins may read another user's audit trail")
+        authorize(principal, AdminAbility.READ_USER_AUDIT_TRAIL)
         if not is_valid_user_id(user_id):
             raise InvalidInput("user_id is not a valid user id", field="user_id")
         return user_id

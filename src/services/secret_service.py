@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from domain.errors import Forbidden, InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
+from domain.authorization import AdminAbility, authorize
+from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
     SecretLocator,
@@ -378,13 +379,13 @@ class SecretService:
     # -- admins: metadata and revocation, never values ------------------------------------------
 
     async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
-        _require_admin(admin)
+        authorize(admin, AdminAbility.LIST_USER_SECRETS)
         locate(owner_id, "github")  # validates the owner id before it reaches any query
         return await self._index.list(owner_id, **filters)
 
     async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
         """Soft-delete another user's secret, forcing them to configure it again."""
-        _require_admin(admin)
+        authorize(admin, AdminAbility.REVOKE_USER_SECRET)
         locator = locate(owner_id, key)
         vault = await self._vaults.for_principal(admin)
         metadata = await self._live_metadata(vault, locator)
@@ -398,11 +399,6 @@ class SecretService:
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata
-
-
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("this needs an admin")
 
 
 def _decode_metadata(locator: SecretLocator, custom: Mapping[str, str], created_at: datetime) -> SecretMetadata:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from domain.credentials import CredentialMissing, RailwayTarget, VaultDisabled, parse_dotenv
-from domain.errors import InvalidInput
+from domain.errors import Forbidden, InvalidInput
 from domain.providers import RAILWAY, GitHubTokenInfo, ProviderRateLimited, ProviderRejected
 from domain.values import Principal, SecretValue
 from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem
@@ -200,5 +200,10 @@ async def test_migration_is_validated_dry_runnable_and_rerun_safe(world):
     assert progress[-1] == (4, 4)
     again = await world.migration.migrate(items[:2])
     assert [o.result for o in again.outcomes] == [ALREADY, ALREADY]
-    counts = await world.migration.status()
+    counts = await world.migration.status(Principal(user_id="ops", is_admin=True))
     assert (counts.vault, counts.env) == (3, 0)
+
+
+async def test_the_migration_counts_are_for_admins_only(world):
+    with pytest.raises(Forbidden):
+        await world.migration.status(ALICE)
