@@ -16,20 +16,19 @@ from domain.errors import DomainError, InvalidInput
 from domain.providers import RailwayApi, RailwayTokenKind
 from domain.values import SecretValue, is_valid_secret_key
 
-SETTINGS_LINK_RAILWAY = "/settings/credentials#railway"
-
 TOKEN_SOURCE_VAULT = "vault"
 TOKEN_SOURCE_ENV = "env"
 
 
 class CredentialMissing(DomainError):
-    """The caller has no credential for a provider and no fallback applies; `link` says where to add one."""
+    """The caller has no credential for `provider` (`domain.providers.RAILWAY`, ...) and no fallback
+    applies. Where to add one (a page, an endpoint) is the entrypoint's to say."""
 
     title = "Credential not configured"
 
-    def __init__(self, message: str, *, link: str) -> None:
+    def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(message)
-        self.link = link
+        self.provider = provider
 
 
 class VaultDisabled(DomainError):

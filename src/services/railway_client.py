@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from domain.audit import AuditAction
 from domain.credentials import (
-    SETTINGS_LINK_RAILWAY,
     TOKEN_SOURCE_ENV,
     TOKEN_SOURCE_VAULT,
     CredentialMissing,
@@ -27,7 +26,7 @@ from domain.credentials import (
     UserAccounts,
 )
 from domain.errors import InvalidInput, SecretNotFound
-from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator, railway_token_kind
+from domain.providers import RAILWAY, RailwayApi, RailwayTokenKind, RailwayTokenValidator, railway_token_kind
 from domain.values import Principal, SecretValue, is_valid_secret_key
 from services.audit_trail import AuditNote, AuditTrail
 from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key
@@ -98,11 +97,7 @@ class RailwayClientService:
         note.key = None  # not a secret of the user's
         note.reason = f"{CLIENT_REASON}, shared RAILWAY_API_TOKEN"
         if fallback is None:
-            raise CredentialMissing(
-                "no Railway token is configured for you: add one in Settings → Credentials → Railway "
-                "(POST /api/v1/secrets/railway)",
-                link=SETTINGS_LINK_RAILWAY,
-            )
+            raise CredentialMissing("no Railway token is configured for you", provider=RAILWAY)
         kind = await self._env_token_kind(fallback)
         await self._accounts.mark_env_fallback(principal.user_id)
         return BoundRailwayClient(self._clients.client_for(fallback, kind), TOKEN_SOURCE_ENV, kind)

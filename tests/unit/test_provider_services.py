@@ -85,7 +85,7 @@ async def test_fallback_and_missing_token():
     no_fallback = World(RailwayPolicy(legacy_token=legacy, allow_env_fallback=False))
     with pytest.raises(CredentialMissing) as missing:
         await no_fallback.clients.client_for(ALICE)
-    assert missing.value.link == "/settings/credentials#railway"
+    assert missing.value.provider == RAILWAY
     assert (await no_fallback.railway.status(ALICE)).configured is False
 
 
