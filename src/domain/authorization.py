@@ -31,6 +31,6 @@ def authorize(principal: Principal, ability: AdminAbility) -> None:
         raise Forbidden(f"only admins may {ability.value}")
 
 
-def may_act_on(principal: Principal, owner_id: str | None) -> bool:
-    """Whether `principal` names only their own data (None: the caller's own)."""
-    return owner_id is None or owner_id == principal.user_id
+def may_act_on(principal: Principal, owner_id: str) -> bool:
+    """Whether `owner_id` is the caller's own: anyone may act on their own data without an ability."""
+    return owner_id == principal.user_id

@@ -31,7 +31,7 @@ class AuditService:
         self._retention = timedelta(days=retention_days)
 
     def _subject(self, principal: Principal, user_id: str | None) -> str:
-        if may_act_on(principal, user_id):
+        if user_id is None or may_act_on(principal, user_id):
             return principal.user_id
         authorize(principal, AdminAbility.READ_USER_AUDIT_TRAIL)
         if not is_valid_user_id(user_id):

@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.audit import AuditAction
+from domain.check_and_set import retry_on_conflict
 from domain.credentials import (
     EnvironmentRegistry,
     parse_dotenv,
     validate_env_var_name,
     validate_env_var_value,
     validate_env_vars,
-    validate_environment_id,
 )
-from domain.errors import InvalidInput, SecretNotFound, VersionConflict
+from domain.errors import InvalidInput, SecretNotFound
 from domain.ports import SecretVault, UserDirectory, VaultSessions
-from domain.secrets import SecretMetadata
-from domain.values import Principal, SecretValue, is_valid_user_id
+from domain.secrets import SecretMetadata, environment_path
+from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail
 from services.secret_service import utc_now
 
@@ -62,12 +62,6 @@ class EnvVarView:
 class EnvWrite:
     stored: int
     version: int
-
-
-def environment_path(user_id: str, env_id: str) -> str:
-    if not is_valid_user_id(user_id):
-        raise InvalidInput("the user id is not a valid identifier", field="sub")
-    return f"users/{user_id}/env_vars/{validate_environment_id(env_id)}"
 
 
 class EnvironmentSecretService:
@@ -146,18 +140,19 @@ class EnvironmentSecretService:
     ) -> EnvWrite:
         path = environment_path(principal.user_id, env_id)
         vault = await self._vaults.for_principal(principal)
-        for _ in range(_MAX_ATTEMPTS):
+
+        async def apply_on_top() -> EnvWrite:
+            # Someone else's write since our read conflicts: the retry applies our change on top of theirs.
             current, version = await self._read(vault, path)
-            updated = validate_env_vars(change(dict(current)))
-            try:
-                written = await vault.write(path, updated, cas=version)
-            except VersionConflict:
-                continue  # someone else wrote meanwhile: apply our change on top of theirs
+            written = await vault.write(path, validate_env_vars(change(dict(current))), cas=version)
             if version == 0:
                 await self._first_write(principal, env_id, vault, path)
             note.version = written.version
             return EnvWrite(stored=stored, version=written.version)
-        raise VersionConflict("the environment is changing too fast; retry")
+
+        return await retry_on_conflict(
+            apply_on_top, attempts=_MAX_ATTEMPTS, exhausted="the environment is changing too fast; retry"
+        )
 
     async def _first_write(self, principal: Principal, env_id: str, vault: SecretVault, path: str) -> None:
         await self._users.ensure(principal.user_id)

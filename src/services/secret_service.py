@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from domain.authorization import AdminAbility, authorize
+from domain.check_and_set import retry_on_conflict
 from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
@@ -156,8 +157,13 @@ class SecretService:
     async def _write_data(
         self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None
     ) -> tuple[SecretMetadata, int, int]:
-        attempts = 1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS
-        for attempt in range(attempts):
+        current: VaultMetadata | None = None
+        current_version = 0
+
+        # A caller's `cas` is checked once (a conflict is theirs to resolve); an unconditional write
+        # re-reads and tries again a few times.
+        async def write() -> int:
+            nonlocal current, current_version
             current = await vault.read_metadata(locator.path)
             current_version = current.current_version if current else 0
             expected = cas if cas is not None else current_version
@@ -165,14 +171,10 @@ class SecretService:
                 raise VersionConflict(
                     f"the secret is at version {current_version}, not {cas}", current_version=current_version
                 )
-            try:
-                entry = await vault.write(locator.path, data, cas=expected)
-            except VersionConflict as conflict:
-                if attempt + 1 >= attempts:
-                    raise VersionConflict(str(conflict), current_version=None) from None
-                continue
-            return self._metadata_or_new(locator, current), entry.version, current_version
-        raise AssertionError("unreachable")
+            return (await vault.write(locator.path, data, cas=expected)).version
+
+        version = await retry_on_conflict(write, attempts=1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS)
+        return self._metadata_or_new(locator, current), version, current_version
 
     def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
         return _decode_metadata(locator, current.custom if current else {}, self._clock())

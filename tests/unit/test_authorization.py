@@ -22,5 +22,5 @@ def test_every_admin_ability_is_refused_to_a_user_and_granted_to_an_admin(abilit
 
 
 def test_a_caller_acts_on_their_own_data_only():
-    assert may_act_on(ALICE, None) and may_act_on(ALICE, "alice")
+    assert may_act_on(ALICE, "alice")
     assert not may_act_on(ALICE, "bob") and not may_act_on(ADMIN, "alice")
