@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,8 +43,12 @@ MIX_SCRIPT = REPO / "bench" / "lua" / "mix.lua"
 # The project's packages live under src/ (installed editable in the venv; this makes a plain
 # checkout work too).
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(1, str(REPO))  # tests.support: the one free_port and process-group shutdown
 
 import httpx  # noqa: E402  (after the sys.path tweak on purpose)
+
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.processes import stop_process_group  # noqa: E402
 
 WRK_THREADS, WRK_CONNECTIONS = 2, 32  # the settings PERFORMANCE.md's figures were taken with
 MOUNT = "mirage"
@@ -174,23 +177,6 @@ def run_wrk(
 # -- processes ----------------------------------------------------------------------------------
 
 
-def free_port(consecutive: int = 1) -> int:
-    """A port p with p .. p+consecutive-1 free on 127.0.0.1 (the dev server also binds p+1)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        try:
-            with contextlib.ExitStack() as stack:
-                for offset in range(consecutive):
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError(f"no {consecutive} consecutive free ports found")
-
-
 @dataclass
 class Child:
     """A process started in its own session, so that stopping it reaches its children too."""
@@ -203,16 +189,7 @@ class Child:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=wait)
-        # The leader may be gone while a worker lingers in its group: make sure the group is empty.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process, grace_seconds=15)
 
 
 def start_child(name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> Child:

@@ -187,7 +187,7 @@ async def test_permission_denied_is_not_mistaken_for_a_dead_token(bao) -> None:
 
 async def test_start_without_vault_keeps_trying_and_logs_in_when_it_answers(bao) -> None:
     from domain.errors import VaultUnavailable
-    from tests.support.openbao import free_port
+    from tests.support.ports import free_port
 
     # Point the login client at a closed port first, then at the real server.
     target = {"addr": f"http://127.0.0.1:{free_port()}"}

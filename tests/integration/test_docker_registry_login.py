@@ -22,7 +22,7 @@ from adapters.providers.docker_registry import (
 )
 from domain.providers import ProviderRateLimited, ProviderUnavailable
 from domain.values import SecretValue
-from tests.support.openbao import free_port
+from tests.support.ports import free_port
 from tests.support.providers import FakeTokenRegistry, Reply
 from tests.support.registry import REGISTRY_USERS
 

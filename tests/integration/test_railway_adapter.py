@@ -10,7 +10,7 @@ import pytest
 from adapters.providers.railway import RailwayGraphQLClient, RailwayGraphQLTokenValidator
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
-from tests.support.openbao import free_port
+from tests.support.ports import free_port
 from tests.support.providers import FakeRailway, Reply
 
 pytestmark = pytest.mark.integration

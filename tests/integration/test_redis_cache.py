@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +24,7 @@ from domain.ports import CachedSecret
 from domain.secrets import VaultEntry
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
+from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -223,14 +223,8 @@ async def test_a_lost_listener_connection_disables_the_local_layer_until_resubsc
 # -- (d) Redis down ---------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_an_unreachable_redis_is_a_miss_and_never_raises(env, caplog):
-    cache = await env.make(url=f"redis://127.0.0.1:{_closed_port()}/0", wait=0.3)
+    cache = await env.make(url=f"redis://127.0.0.1:{free_port()}/0", wait=0.3)
     path = "users/someone/custom/k"
     assert not cache.local_layer_active
     value = f"CANARY-{uuid.uuid4().hex}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.openbao import free_port
+from tests.support.ports import free_port
 from tests.support.processes import stop_process_group
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
