@@ -1,6 +1,6 @@
 """Provider credentials: what validating a Railway/GitHub token or a registry login tells us.
 
-Results, errors and ports for the provider adapters, plus the pure helpers that turn stored
+Results and errors of the provider adapters (their ports are in `domain.ports`), plus the pure helpers that turn stored
 credentials into the formats consumers need. stdlib + msgspec only: the HTTP lives in
 `adapters.providers`. Nothing here puts a token in a message, a repr or a log line.
 """
@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, get_args
 
 from domain.errors import DomainError, InvalidInput
 from domain.values import SecretValue
@@ -132,62 +132,6 @@ class RegistryLoginResult:
     detail: str
     # How the registry wanted us to log in: "none" (anonymous), "basic", "bearer"; None if unknown.
     scheme: str | None = None
-
-
-# --------------------------------------------------------------------------------------------
-# Ports
-
-
-class RailwayTokenValidator(Protocol):
-    """Asks Railway what a token is: account, workspace or project token.
-
-    Raises `ProviderRejected` when Railway refuses it in every form, `ProviderRateLimited`
-    on 429 and `ProviderUnavailable` when Railway can't answer.
-    """
-
-    async def validate(self, token: SecretValue) -> RailwayTokenInfo: ...
-
-
-class GitHubTokenValidator(Protocol):
-    """Asks GitHub who a token belongs to (`GET /user`), with scopes, type and expiry.
-
-    Raises `ProviderRejected`, `ProviderRateLimited` or `ProviderUnavailable`.
-    """
-
-    async def validate(self, token: SecretValue) -> GitHubTokenInfo: ...
-
-
-class RegistryLoginTester(Protocol):
-    """Logs in to a Docker registry the way `docker login` does; only a final 200 is valid.
-
-    Wrong credentials are a result (`valid=False` with a detail), not an error. A registry that
-    can't be reached or answers 5xx raises `ProviderUnavailable`; 429 raises `ProviderRateLimited`.
-    """
-
-    async def test(self, registry: str, username: str, password: SecretValue) -> RegistryLoginResult: ...
-
-
-class RailwayApi(Protocol):
-    """Railway's GraphQL API, bound to one user's token.
-
-    Raises `ProviderRejected` (Railway said no: bad token, unknown project, ...),
-    `ProviderRateLimited` or `ProviderUnavailable`.
-    """
-
-    async def upsert_variables(
-        self,
-        project_id: str,
-        environment_id: str,
-        service_id: str | None,
-        variables: Mapping[str, SecretValue],
-        replace: bool = False,
-    ) -> None:
-        """`variableCollectionUpsert`; with `replace=True` Railway drops variables not listed."""
-        ...
-
-    async def get_variables(
-        self, project_id: str, environment_id: str, service_id: str | None
-    ) -> dict[str, SecretValue]: ...
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,17 +6,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from domain.audit import (
-    AuditAction,
-    AuditLog,
-    AuditOutcome,
-    AuditPage,
-    AuditQuery,
-    ChainVerification,
-    StoredAuditEvent,
-)
+from domain.audit import AuditAction, AuditOutcome, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
 from domain.authorization import AdminAbility, authorize, may_act_on
 from domain.errors import InvalidInput
+from domain.ports import AuditLog
 from domain.values import Principal, is_valid_user_id
 from services.audit_trail import AuditTrail
 

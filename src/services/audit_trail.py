@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import errors
-from domain.audit import AuditAction, AuditEvent, AuditLog, AuditOutcome, AuditUnavailable
+from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditUnavailable
 from domain.credentials import CredentialMissing
+from domain.ports import AuditLog
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
 from domain.values import Principal

@@ -19,15 +19,9 @@ from datetime import datetime
 
 from domain.audit import AuditAction
 from domain.check_and_set import retry_on_conflict
-from domain.credentials import (
-    EnvironmentRegistry,
-    parse_dotenv,
-    validate_env_var_name,
-    validate_env_var_value,
-    validate_env_vars,
-)
+from domain.credentials import parse_dotenv, validate_env_var_name, validate_env_var_value, validate_env_vars
 from domain.errors import InvalidInput, SecretNotFound
-from domain.ports import SecretVault, UserDirectory, VaultSessions
+from domain.ports import EnvironmentRegistry, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import SecretMetadata, environment_path
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from domain.audit import SYSTEM_ACTOR, AuditAction, AuditOutcome
 from domain.authorization import AdminAbility, authorize
-from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts, UserAccounts
+from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts
 from domain.errors import DomainError, SecretNotFound
-from domain.providers import ProviderRejected, RailwayTokenInfo, RailwayTokenValidator
+from domain.ports import RailwayTokenValidator, UserAccounts
+from domain.providers import ProviderRejected, RailwayTokenInfo
 from domain.secrets import SecretType
 from domain.values import Principal, SecretValue, is_valid_user_id
 from services.audit_trail import AuditNote, AuditTrail

@@ -16,17 +16,10 @@ import asyncio
 from dataclasses import dataclass
 
 from domain.audit import AuditAction
-from domain.credentials import (
-    TOKEN_SOURCE_ENV,
-    TOKEN_SOURCE_VAULT,
-    CredentialMissing,
-    EnvironmentRegistry,
-    RailwayClients,
-    RailwayTarget,
-    UserAccounts,
-)
+from domain.credentials import TOKEN_SOURCE_ENV, TOKEN_SOURCE_VAULT, CredentialMissing, RailwayTarget
 from domain.errors import InvalidInput, SecretNotFound
-from domain.providers import RAILWAY, RailwayApi, RailwayTokenKind, RailwayTokenValidator, railway_token_kind
+from domain.ports import EnvironmentRegistry, RailwayApi, RailwayClients, RailwayTokenValidator, UserAccounts
+from domain.providers import RAILWAY, RailwayTokenKind, railway_token_kind
 from domain.values import Principal, SecretValue, is_valid_secret_key
 from services.audit_trail import AuditNote, AuditTrail
 from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key

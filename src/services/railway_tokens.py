@@ -8,19 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.audit import AuditAction, AuditOutcome
-from domain.credentials import (
-    TOKEN_SOURCE_ENV,
-    TOKEN_SOURCE_VAULT,
-    EnvironmentRegistry,
-    UserAccounts,
-    VaultDisabled,
-)
+from domain.credentials import TOKEN_SOURCE_ENV, TOKEN_SOURCE_VAULT, VaultDisabled
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
-from domain.providers import (
-    ProviderRejected,
-    RailwayTokenInfo,
-    RailwayTokenValidator,
-)
+from domain.ports import EnvironmentRegistry, RailwayTokenValidator, UserAccounts
+from domain.providers import ProviderRejected, RailwayTokenInfo
 from domain.secrets import SecretMetadata, SecretType
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail

@@ -27,7 +27,6 @@ from domain.audit import (
     MAX_PAGE_SIZE,
     AuditAction,
     AuditEvent,
-    AuditLog,
     AuditOutcome,
     AuditQuery,
     AuditUnavailable,
@@ -37,6 +36,7 @@ from domain.audit import (
     encode_cursor,
 )
 from domain.errors import InvalidInput
+from domain.ports import AuditLog
 from tests.fakes.audit import InMemoryAuditLog
 
 pytestmark = pytest.mark.contract

@@ -55,7 +55,7 @@ def parse_www_authenticate(header: str) -> tuple[str, dict[str, str]]:
 
 
 class DockerRegistryLoginTester:
-    """Implements `domain.providers.RegistryLoginTester`."""
+    """Implements `domain.ports.RegistryLoginTester`."""
 
     def __init__(self, http: httpx.AsyncClient, insecure_registries: frozenset[str] = frozenset()) -> None:
         self._http = http

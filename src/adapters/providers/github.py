@@ -21,7 +21,7 @@ API_VERSION = "2022-11-28"
 
 
 class GitHubTokenValidatorHttp:
-    """Implements `domain.providers.GitHubTokenValidator` with `GET {api_url}/user`."""
+    """Implements `domain.ports.GitHubTokenValidator` with `GET {api_url}/user`."""
 
     def __init__(
         self,

@@ -49,7 +49,7 @@ class _GraphQLRefused(Exception):
 
 
 class RailwayGraphQLClient:
-    """Railway's GraphQL API bound to one token. Implements `domain.providers.RailwayApi`.
+    """Railway's GraphQL API bound to one token. Implements `domain.ports.RailwayApi`.
 
     `kind` says how the token is sent: account and workspace tokens as `Authorization: Bearer`,
     project tokens as `Project-Access-Token`. `validate()` finds the kind out.
@@ -212,7 +212,7 @@ class RailwayGraphQLClient:
 
 
 class RailwayGraphQLTokenValidator:
-    """Implements `domain.providers.RailwayTokenValidator` with one shared httpx client."""
+    """Implements `domain.ports.RailwayTokenValidator` with one shared httpx client."""
 
     def __init__(self, endpoint: str, http: httpx.AsyncClient) -> None:
         self._endpoint = endpoint

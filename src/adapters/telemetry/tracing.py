@@ -517,7 +517,7 @@ class _AuditObserver(_PortObserver):
 
 
 class TimedAuditLog(_Forwarding):
-    """`domain.audit.AuditLog` decorator: ``audit_append_seconds{outcome}`` and an ``audit.append``
+    """`domain.ports.AuditLog` decorator: ``audit_append_seconds{outcome}`` and an ``audit.append``
     span (attribute: the action, e.g. ``read``); the other methods get ``audit.*`` spans."""
 
     def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:

@@ -1,0 +1,37 @@
+"""Ports: what the services need from the outside world, in domain terms only, one module per
+concern. Adapters name the port they implement; code imports them from here (`domain.ports`)."""
+
+from __future__ import annotations
+
+from domain.ports.accounts import EnvironmentRegistry, UserAccounts
+from domain.ports.audit import AuditLog
+from domain.ports.cache import CachedSecret, SecretCache
+from domain.ports.identity import IdentityVerifier
+from domain.ports.index import SecretIndex, UserDirectory
+from domain.ports.providers import (
+    GitHubTokenValidator,
+    RailwayApi,
+    RailwayClients,
+    RailwayTokenValidator,
+    RegistryLoginTester,
+)
+from domain.ports.vault import SecretVault, VaultHealth, VaultSessions
+
+__all__ = [
+    "AuditLog",
+    "CachedSecret",
+    "EnvironmentRegistry",
+    "GitHubTokenValidator",
+    "IdentityVerifier",
+    "RailwayApi",
+    "RailwayClients",
+    "RailwayTokenValidator",
+    "RegistryLoginTester",
+    "SecretCache",
+    "SecretIndex",
+    "SecretVault",
+    "UserAccounts",
+    "UserDirectory",
+    "VaultHealth",
+    "VaultSessions",
+]
