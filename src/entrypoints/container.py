@@ -56,7 +56,7 @@ log = logging.getLogger("mirage.container")
 @dataclass
 class Container:
     settings: Settings
-    vault: SecretVault  # the service's own identity (traced, resilient): health, cache key, jobs
+    vault: TracedSecretVault[ResilientSecretVault]  # the service's own identity: health, cache key, jobs
     vaults: VaultSessions  # whose identity runs each user's operations
     breaker: CircuitBreaker
     database: Database
@@ -76,7 +76,7 @@ class Container:
             await self.cache.close()
         if isinstance(self.vaults, JwtVaultSessions):
             await self.vaults.close()
-        await self.vault.close()
+        await self.vault.inner.close()
         await self.audit_log.close()  # commits what is still queued
         await self.database.dispose()
 
