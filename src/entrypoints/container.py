@@ -1,10 +1,16 @@
-"""The composition root: the only place that picks concrete adapters."""
+"""The composition root: the only place that picks concrete adapters.
+
+Production and tests are wired by the same `build_container`; a test passes in only what it
+replaces (`vault=`, `cache=`, `audit_log=`, `identity=`, `index=`, `users=`, `providers=`), as
+fakes, and the root builds the rest. The container closes only what it built itself.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -35,7 +41,19 @@ from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
-from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
+from domain.ports import (
+    AuditLog,
+    EnvironmentRegistry,
+    GitHubTokenValidator,
+    IdentityVerifier,
+    RegistryLoginTester,
+    SecretCache,
+    SecretIndex,
+    SecretVault,
+    UserAccounts,
+    UserDirectory,
+    VaultSessions,
+)
 from domain.values import SecretValue
 from entrypoints.settings import Settings
 from services.audit_service import AuditService
@@ -56,11 +74,11 @@ log = logging.getLogger("mirage.container")
 @dataclass
 class Container:
     settings: Settings
-    vault: TracedSecretVault[ResilientSecretVault]  # the service's own identity: health, cache key, jobs
+    vault: SecretVault  # the service's own identity (traced, resilient): health, cache key, jobs
     vaults: VaultSessions  # whose identity runs each user's operations
     breaker: CircuitBreaker
     database: Database
-    audit_log: SqlAuditLog
+    audit_log: AuditLog
     trail: AuditTrail
     audit: AuditService
     health: HealthService
@@ -69,16 +87,23 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    # What the root built and must release, in order (overrides are the caller's to close).
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     async def close(self) -> None:
-        await self.http.aclose()
-        if isinstance(self.cache, RedisSecretCache):
-            await self.cache.close()
-        if isinstance(self.vaults, JwtVaultSessions):
-            await self.vaults.close()
-        await self.vault.inner.close()
-        await self.audit_log.close()  # commits what is still queued
-        await self.database.dispose()
+        for close in self.closers:
+            await close()
+
+
+@dataclass(frozen=True)
+class ProviderAdapters:
+    """What the provider services talk to; None: the production adapter (HTTP, SQL)."""
+
+    railway: RailwayGraphQLTokenValidator | None = None  # validator and per-token client builder
+    github: GitHubTokenValidator | None = None
+    registry: RegistryLoginTester | None = None
+    accounts: UserAccounts | None = None
+    environments: EnvironmentRegistry | None = None
 
 
 @dataclass
@@ -100,6 +125,7 @@ def build_provider_services(
     vaults: VaultSessions,
     database: Database,
     http: httpx.AsyncClient,
+    adapters: ProviderAdapters | None = None,
 ) -> ProviderServices:
     """The provider services record their own, user-level audit events on `trail`; underneath they
     need an unaudited `SecretService` (given an audited one, they use its unaudited twin), so each
@@ -107,9 +133,10 @@ def build_provider_services(
     if isinstance(secrets, AuditedSecretService):
         secrets = secrets.unaudited()
     providers = settings.providers
-    railway_validator = RailwayGraphQLTokenValidator(providers.railway_api_url, http)
-    accounts = SqlUserAccounts(database)
-    environments = SqlEnvironmentRegistry(database)
+    given = adapters or ProviderAdapters()
+    railway_validator = given.railway or RailwayGraphQLTokenValidator(providers.railway_api_url, http)
+    accounts = given.accounts or SqlUserAccounts(database)
+    environments = given.environments or SqlEnvironmentRegistry(database)
     policy = RailwayPolicy(
         vault_enabled=providers.secrets_vault_enabled,
         max_age_days=providers.railway_token_max_age_days,
@@ -140,13 +167,13 @@ def build_provider_services(
         github=GitHubTokenService(
             secrets=secrets,
             trail=trail,
-            validator=GitHubTokenValidatorHttp(providers.github_api_url, http),
+            validator=given.github or GitHubTokenValidatorHttp(providers.github_api_url, http),
             accounts=accounts,
         ),
         docker=DockerCredentialService(
             secrets=secrets,
             trail=trail,
-            tester=DockerRegistryLoginTester(http, frozenset(providers.docker_insecure_registries)),
+            tester=given.registry or DockerRegistryLoginTester(http, frozenset(providers.docker_insecure_registries)),
         ),
         environments=environment_secrets,
         railway_clients=railway_clients,
@@ -164,42 +191,69 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False)
 
 
-async def build_container(settings: Settings) -> Container:
+async def build_container(
+    settings: Settings,
+    *,
+    vault: SecretVault | None = None,
+    vaults: VaultSessions | None = None,
+    cache: SecretCache | None = None,
+    audit_log: AuditLog | None = None,
+    identity: IdentityVerifier | None = None,
+    index: SecretIndex | None = None,
+    users: UserDirectory | None = None,
+    providers: ProviderAdapters | None = None,
+) -> Container:
+    """Everything the entrypoints need, from `settings`; each keyword replaces one adapter.
+
+    `vault` is the service's own Vault (it still gets the retries, the breaker and tracing);
+    `vaults` decides whose Vault each user's operations run against (default: from settings).
+    """
+    owned: dict[str, Callable[[], Awaitable[object]]] = {}  # what this root built, to close
     breaker = CircuitBreaker(
         failure_threshold=settings.vault.breaker_failures, reset_timeout=settings.vault.breaker_cooldown_seconds
     )
     track_circuit_breaker(breaker)
     # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
-    vault = TracedSecretVault(await _build_service_vault(settings, breaker))
-    database = create_database(settings.database.url)
-    audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
+    if vault is None:
+        service_vault = await _build_service_vault(settings, breaker)
+        owned["vault"] = service_vault.close
+    else:
+        service_vault = _resilient(vault, settings, breaker)
+    traced_vault = TracedSecretVault(service_vault)
+    database = create_database(settings.database.url)  # connects on first use only
+    if audit_log is None:
+        sql_audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
+        owned["audit_log"] = sql_audit_log.close  # commits what is still queued
+        audit_log = sql_audit_log
     timed_audit_log = TimedAuditLog(audit_log)
     trail = AuditTrail(timed_audit_log)
-    cache = await _build_cache(settings, vault)
-    auth = settings.auth
-    identity = JwtVerifier(
-        issuer=auth.issuer,
-        audience=auth.audience,
-        public_key_file=Path(auth.public_key_file) if auth.public_key_file else None,
-        jwks_url=auth.jwks_url,
-        roles_claim=auth.roles_claim,
-    )
-    vaults = _build_vault_sessions(settings, vault, breaker)
+    if cache is None:
+        cache = await _build_cache(settings, traced_vault)
+        if isinstance(cache, RedisSecretCache):
+            owned["cache"] = cache.close
+    identity = identity or _build_identity(settings)
+    if vaults is None:
+        vaults = _build_vault_sessions(settings, traced_vault, breaker)
+        if isinstance(vaults, JwtVaultSessions):
+            owned["vaults"] = vaults.close
     traced_vaults = TracedVaultSessions(vaults)
     secrets = AuditedSecretService(
         trail=trail,
         vaults=traced_vaults,
-        index=TracedSecretIndex(SqlSecretIndex(database)),
-        users=SqlUserDirectory(database),
+        index=TracedSecretIndex(index or SqlSecretIndex(database)),
+        users=users or SqlUserDirectory(database),
         cache=TracedSecretCache(cache),
         cache_policy=CachePolicy(
             ttl_seconds=settings.cache.ttl_seconds, max_stale_seconds=settings.cache.max_stale_seconds
         ),
     )
     http = build_http_client(settings)
+    order = ("cache", "vaults", "vault", "audit_log")  # the database last: the audit log still writes to it
+    closers = [http.aclose, *(owned[name] for name in order if name in owned), database.dispose]
+    built_cache = cache
     return Container(
         settings=settings,
-        vault=vault,
+        vault=traced_vault,
         vaults=vaults,
         breaker=breaker,
         database=database,
@@ -207,9 +261,9 @@ async def build_container(settings: Settings) -> Container:
         trail=trail,
         audit=AuditService(log=timed_audit_log, trail=trail),
         health=HealthService(
-            vault=vault,
+            vault=traced_vault,
             database=lambda: database_health(database),
-            cache=lambda: _cache_health(settings, cache),
+            cache=lambda: _cache_health(settings, built_cache),
             breaker=lambda: _breaker_health(breaker),
         ),
         cache=cache,
@@ -217,8 +271,26 @@ async def build_container(settings: Settings) -> Container:
         secrets=secrets,
         http=http,
         providers=build_provider_services(
-            settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
+            settings,
+            secrets=secrets.unaudited(),
+            trail=trail,
+            vaults=traced_vaults,
+            database=database,
+            http=http,
+            adapters=providers,
         ),
+        closers=closers,
+    )
+
+
+def _build_identity(settings: Settings) -> JwtVerifier:
+    auth = settings.auth
+    return JwtVerifier(
+        issuer=auth.issuer,
+        audience=auth.audience,
+        public_key_file=Path(auth.public_key_file) if auth.public_key_file else None,
+        jwks_url=auth.jwks_url,
+        roles_claim=auth.roles_claim,
     )
 
 
