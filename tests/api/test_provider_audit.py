@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.api.test_provider_credentials import DOCKER, GITHUB, RAILWAY
+from tests.support.env import DOCKER, GITHUB, RAILWAY
 from tests.support.registry import REGISTRY_USERS
 
 pytestmark = pytest.mark.api

@@ -14,15 +14,10 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.support.env import provider_env
+from tests.support.env import DOCKER, GITHUB, RAILWAY, provider_env
 from tests.support.registry import REGISTRY_USERS
 
 pytestmark = pytest.mark.api
-
-
-RAILWAY = "/api/v1/secrets/railway"
-GITHUB = "/api/v1/secrets/github"
-DOCKER = "/api/v1/secrets/docker"
 
 
 def headers(token_for, user, **kw):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 
+# The provider endpoints the API tests call.
+RAILWAY = "/api/v1/secrets/railway"
+GITHUB = "/api/v1/secrets/github"
+DOCKER = "/api/v1/secrets/docker"
+
 
 def api_env(openbao, database_url: str, public_key, *, user_auth: str = "token") -> dict[str, str]:
     return {
