@@ -14,6 +14,7 @@ from domain.check_and_set import retry_on_conflict
 from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
+    MAX_VALUE_BYTES,
     SecretLocator,
     SecretMetadata,
     SecretRecord,
@@ -235,7 +236,7 @@ class SecretService:
         if locator.is_custom or locator.value_field not in data:
             raise InvalidInput("not a provider secret", field="key")
         for value in data.values():
-            if value.byte_length() > 64 * 1024:
+            if value.byte_length() > MAX_VALUE_BYTES:
                 validate_value(value)
         vault = await self._vaults.for_principal(principal)
         async with self._changing(locator):
