@@ -72,6 +72,10 @@ class AuditAction(StrEnum):
     AUDIT_READ = "audit_read"
     AUDIT_EXPORT = "audit_export"
     RETENTION = "retention"
+    # The secret lifecycle's cleanup pass, acting as the system actor on the owner's secret.
+    EXPIRE = "expire"  # soft-deleted after its expiry; restorable by rollback in the recovery window
+    DESTROY = "destroy"  # every version destroyed after the recovery window
+    EXPIRY_WARNING = "expiry_warning"  # the expiry came within a warning threshold (14, 7, 1 days)
 
 
 class AuditOutcome(StrEnum):

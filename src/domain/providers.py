@@ -124,6 +124,9 @@ class GitHubTokenInfo:
     expires_at: datetime | None
     public_repos: int
     total_private_repos: int | None
+    # Repositories the token can reach (owned, collaborator, organisation member), or None if
+    # GitHub would not say.
+    repository_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ MAX_VALUE_BYTES = 64 * 1024
 VERSIONS_KEPT = 10
 MAX_TAGS = 12
 MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 bytes.
+MAX_KEPT_VERSIONS = 10  # the mount's max_versions (adapters.vault.bootstrap)
 
 # Words the API uses for its own routes or for provider credentials: a custom secret can't take them.
 RESERVED_KEYS = frozenset(
@@ -46,6 +47,7 @@ RESERVED_KEYS = frozenset(
         "sync",
         "test",
         "schema",
+        "expiring",
     }
 )
 
@@ -175,6 +177,14 @@ class SecretMetadata:
     last_validated: datetime | None = None
     # Provider-specific fields (token kind, scopes, expiry, ...), kept as Vault holds them.
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The secret's own expiry (from a TTL) and rotation period; see `domain.lifecycle`.
+    expires_at: datetime | None = None
+    rotate_every_days: int | None = None
+
+    @property
+    def provider_expires_at(self) -> datetime | None:
+        """When the provider said the credential expires (GitHub's token expiration header)."""
+        return parse_time(self.extra.get("expires_at"))
 
     def to_vault(self) -> dict[str, str]:
         # Vault metadata values are strings: lists are JSON arrays, times ISO 8601, absent is omitted.
@@ -189,6 +199,11 @@ class SecretMetadata:
             encoded["description"] = self.description
         if self.last_validated is not None:
             encoded["last_validated"] = self.last_validated.isoformat()
+        # `ttl_expires_at`, not `expires_at`: that name already holds a provider's token expiry.
+        if self.expires_at is not None:
+            encoded["ttl_expires_at"] = self.expires_at.isoformat()
+        if self.rotate_every_days is not None:
+            encoded["rotate_every_days"] = str(self.rotate_every_days)
         return encoded
 
     @classmethod
@@ -202,10 +217,28 @@ class SecretMetadata:
             description=raw.get("description", fallback.description),
             last_validated=parse_time(raw.get("last_validated")) or fallback.last_validated,
             extra={k: v for k, v in raw.items() if k not in _KNOWN_METADATA} or dict(fallback.extra),
+            # No fallback: an absent expiry is "none", so that clearing one sticks.
+            expires_at=parse_time(raw.get("ttl_expires_at")),
+            rotate_every_days=_positive_int(raw.get("rotate_every_days")),
         )
 
 
-_KNOWN_METADATA = frozenset({"created_by", "created_at", "secret_type", "tags", "description", "last_validated"})
+_KNOWN_METADATA = frozenset(
+    {
+        "created_by",
+        "created_at",
+        "secret_type",
+        "tags",
+        "description",
+        "last_validated",
+        "ttl_expires_at",
+        "rotate_every_days",
+    }
+)
+
+
+def _positive_int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and int(raw) > 0 else None
 
 
 def _decode_tags(raw: str | None, *, fallback: tuple[str, ...]) -> tuple[str, ...]:
@@ -291,3 +324,15 @@ class SecretRecord:
     description: str | None = None
     deleted: bool = False
     last_accessed_at: datetime | None = None
+    expires_at: datetime | None = None  # the secret's TTL expiry
+    rotate_every_days: int | None = None
+    # When the current value was written (a metadata change leaves it); None keeps the stored one.
+    version_created_at: datetime | None = None
+    provider_expires_at: datetime | None = None  # what the provider said (GitHub)
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = None  # "expired" when the cleanup pass deleted it
+
+    @property
+    def version_count(self) -> int:
+        """Versions Vault keeps of it (the mount keeps the last `MAX_KEPT_VERSIONS`)."""
+        return min(self.current_version, MAX_KEPT_VERSIONS)

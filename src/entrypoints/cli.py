@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
+from entrypoints.commands import lifecycle as lifecycle_commands
+from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
     SettingsError,
     load_audit_retention_days,
@@ -324,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(handler=cmd_audit_purge)
 
+    lifecycle_commands.register(commands)  # secrets cleanup
+    run_commands.register(commands)  # run, env export
     token = commands.add_parser("dev-token", help="print a bearer token the dev server accepts")
     token.add_argument("user")
     token.add_argument("--admin", action="store_true")

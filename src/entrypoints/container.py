@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,10 +22,11 @@ from adapters.db.accounts import SqlEnvironmentRegistry, SqlUserAccounts
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import Database, create_database
 from adapters.db.health import database_health
-from adapters.db.repositories import SqlSecretIndex, SqlUserDirectory
+from adapters.db.locks import DatabaseJobLock
+from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
-from adapters.telemetry.metrics import track_circuit_breaker
+from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
     TracedSecretCache,
@@ -66,6 +68,7 @@ from services.health_service import HealthService
 from services.migration import MigrationService
 from services.railway_client import EnvironmentSyncService, RailwayClientService
 from services.railway_tokens import RailwayPolicy, RailwayTokenService
+from services.secret_lifecycle import ExpiringSecretsService, SecretCleanupService
 from services.secret_service import CachePolicy, SecretService
 
 log = logging.getLogger("mirage.container")
@@ -87,6 +90,8 @@ class Container:
     secrets: SecretService
     http: httpx.AsyncClient  # one pool for every provider call
     providers: ProviderServices
+    cleanup: SecretCleanupService
+    expiring: ExpiringSecretsService
     # What the root built and must release, in order (overrides are the caller's to close).
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -237,10 +242,11 @@ async def build_container(
         if isinstance(vaults, JwtVaultSessions):
             owned["vaults"] = vaults.close
     traced_vaults = TracedVaultSessions(vaults)
+    traced_index = TracedSecretIndex(index or SqlSecretIndex(database))
     secrets = AuditedSecretService(
         trail=trail,
         vaults=traced_vaults,
-        index=TracedSecretIndex(index or SqlSecretIndex(database)),
+        index=traced_index,
         users=users or SqlUserDirectory(database),
         cache=TracedSecretCache(cache),
         cache_policy=CachePolicy(
@@ -279,6 +285,10 @@ async def build_container(
             http=http,
             adapters=providers,
         ),
+        cleanup=build_cleanup_service(settings, vault=traced_vault, database=database, cache=cache, trail=trail),
+        expiring=ExpiringSecretsService(
+            index=traced_index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
+        ),
         closers=closers,
     )
 
@@ -291,6 +301,27 @@ def _build_identity(settings: Settings) -> JwtVerifier:
         public_key_file=Path(auth.public_key_file) if auth.public_key_file else None,
         jwks_url=auth.jwks_url,
         roles_claim=auth.roles_claim,
+    )
+
+
+def build_cleanup_service(
+    settings: Settings,
+    *,
+    vault: SecretVault,
+    database: Database,
+    cache: SecretCache,
+    trail: AuditTrail,
+    recovery: timedelta | None = None,
+) -> SecretCleanupService:
+    """The lifecycle's cleanup pass on the service's own Vault identity (it acts on every user)."""
+    return SecretCleanupService(
+        vault=vault,
+        index=SqlSecretLifecycleIndex(database),
+        cache=cache,
+        trail=trail,
+        lock=DatabaseJobLock(database),
+        recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
+        report_expiring=set_secrets_expiring,
     )
 
 

@@ -117,6 +117,11 @@ class TelemetrySettings(msgspec.Struct, frozen=True):
     prometheus_multiproc_dir: str | None = None
 
 
+class LifecycleSettings(msgspec.Struct, frozen=True):
+    recovery_days: int = 30  # an expired secret stays restorable by rollback this long, then is destroyed
+    cleanup_interval_seconds: int = 300  # how often the cleanup pass runs; 0: never in the service
+
+
 class Settings(msgspec.Struct, frozen=True):
     vault: VaultSettings
     database: DatabaseSettings
@@ -127,6 +132,7 @@ class Settings(msgspec.Struct, frozen=True):
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
 
 def _default(struct: type[msgspec.Struct], name: str) -> Any:
@@ -348,6 +354,51 @@ def load_web_concurrency(env: Mapping[str, str]) -> int:
     return _whole_number(env, "WEB_CONCURRENCY", 1, minimum=1, maximum=256)
 
 
+MAX_RECOVERY_DAYS = 3650
+
+
+def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
+    raw = _optional(env, "SECRET_RECOVERY_DAYS") or str(_default(LifecycleSettings, "recovery_days"))
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECOVERY_DAYS:
+        raise SettingsError(
+            f"SECRET_RECOVERY_DAYS must be a whole number of days, 0 to {MAX_RECOVERY_DAYS}, not {raw!r}"
+        )
+    recovery = int(raw)
+    interval = _seconds(env, "SECRET_CLEANUP_INTERVAL_SECONDS", _default(LifecycleSettings, "cleanup_interval_seconds"))
+    if interval > 86400:
+        raise SettingsError("SECRET_CLEANUP_INTERVAL_SECONDS must be 0 (off) or 1 to 86400")
+    return LifecycleSettings(recovery_days=recovery, cleanup_interval_seconds=interval)
+
+
+DEFAULT_CLIENT_URL = "http://127.0.0.1:8000"
+CLIENT_TOKEN_VARIABLE = "MIRAGE_TOKEN"
+
+
+class ClientSettings(msgspec.Struct, frozen=True):
+    """What `mirage-secrets run` / `env export` (clients of the API) read: never the service's settings."""
+
+    url: str = DEFAULT_CLIENT_URL
+    token: str | None = None
+
+    def __repr__(self) -> str:  # the bearer token must never reach a log line
+        return f"ClientSettings(url={self.url!r}, token={'***' if self.token else None})"
+
+    __str__ = __repr__
+
+
+def load_client_settings(env: Mapping[str, str]) -> ClientSettings:
+    """MIRAGE_URL (the service, default http://127.0.0.1:8000) and MIRAGE_TOKEN (the caller's bearer token)."""
+    return ClientSettings(
+        url=_http_url(env, "MIRAGE_URL", DEFAULT_CLIENT_URL).rstrip("/"),
+        token=_optional(env, CLIENT_TOKEN_VARIABLE),
+    )
+
+
+def environment_for_child(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment `mirage-secrets run` hands its command: all of it but the caller's token."""
+    return {name: value for name, value in env.items() if name != CLIENT_TOKEN_VARIABLE}
+
+
 def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
     """Build settings from environment variables; raises `SettingsError` with one clear line."""
     return Settings(
@@ -360,4 +411,5 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
         telemetry=load_telemetry_settings(env),
+        lifecycle=load_lifecycle_settings(env),
     )

@@ -11,6 +11,7 @@ from datetime import datetime
 from domain import errors
 from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditUnavailable
 from domain.credentials import CredentialMissing
+from domain.lifecycle import SecretExpired
 from domain.ports import AuditLog
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
@@ -24,6 +25,7 @@ _OUTCOMES: list[tuple[type[Exception], AuditOutcome]] = [
     (errors.Forbidden, AuditOutcome.DENIED),
     (errors.VaultRefused, AuditOutcome.DENIED),
     (errors.SecretNotFound, AuditOutcome.NOT_FOUND),
+    (SecretExpired, AuditOutcome.NOT_FOUND),
     (errors.VersionNotFound, AuditOutcome.NOT_FOUND),
     (errors.VersionGone, AuditOutcome.NOT_FOUND),
     (errors.VersionConflict, AuditOutcome.CONFLICT),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from domain.audit import AuditAction
 from domain.secrets import SecretMetadata, SecretRecord, VaultMetadata
@@ -104,10 +105,20 @@ class AuditedSecretService(SecretService):
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
         description: str | _Unset | None = UNSET,
+        ttl: int | str | _Unset | None = UNSET,
+        expires_at: datetime | _Unset | None = UNSET,
+        rotate_every: int | _Unset | None = UNSET,
     ) -> tuple[SecretMetadata, VaultMetadata]:
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
             metadata, current = await super().update_metadata(
-                principal, key, tags=tags, secret_type=secret_type, description=description
+                principal,
+                key,
+                tags=tags,
+                secret_type=secret_type,
+                description=description,
+                ttl=ttl,
+                expires_at=expires_at,
+                rotate_every=rotate_every,
             )
             note.secret_type = metadata.secret_type
         return metadata, current

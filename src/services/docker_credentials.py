@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain.audit import AuditAction, AuditOutcome
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, SecretNotFound
 from domain.ports import RegistryLoginTester
 from domain.providers import (
     RegistryLoginResult,
@@ -17,7 +17,7 @@ from domain.providers import (
     normalize_registry,
     railway_registry_credentials,
 )
-from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment
+from domain.secrets import SecretMetadata, SecretType, docker_key, is_valid_registry_segment, parse_time
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail
 from services.provider_common import MAX_TOKEN_BYTES, written
@@ -32,6 +32,18 @@ class DockerCredentials:
     password: SecretValue
     version: int
     last_validated: datetime | None = None
+    last_used_at: datetime | None = None  # when the login was last read for use (export, test login)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    registry: str
+    last_used_at: datetime | None = None
+    last_validated: datetime | None = None
+
+
+# "Last used" is kept to the minute: a login read for use again within it writes no metadata.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def registry_key(registry: str) -> tuple[str, str]:
@@ -96,11 +108,38 @@ class DockerCredentialService:
             written(note, stored, SecretType.DOCKER_CREDENTIALS)
         return host, stored.version
 
-    async def registries(self, principal: Principal) -> list[str]:
+    async def registries(self, principal: Principal) -> list[RegistryEntry]:
+        """Each registry with when its login was last used and validated (one metadata read each:
+        a user has a handful of registries)."""
         async with self._trail.record(principal, AuditAction.LIST) as note:
             note.secret_type = SecretType.DOCKER_CREDENTIALS.value
             records = await self._secrets.list(principal, secret_type=SecretType.DOCKER_CREDENTIALS.value)
-        return [r.key.split("/", 1)[1] for r in records if "/" in r.key]
+            entries = []
+            for record in records:
+                if "/" not in record.key:
+                    continue
+                try:
+                    metadata, _ = await self._secrets.get_metadata(principal, record.key)
+                except SecretNotFound:
+                    continue  # deleted since the index was read
+                entries.append(
+                    RegistryEntry(
+                        registry=record.key.split("/", 1)[1],
+                        last_used_at=parse_time(metadata.extra.get("last_used_at")),
+                        last_validated=metadata.last_validated,
+                    )
+                )
+        return entries
+
+    async def _mark_used(self, principal: Principal, credentials: DockerCredentials) -> None:
+        at = self._clock()
+        if credentials.last_used_at is not None and at - credentials.last_used_at < _LAST_USED_RESOLUTION:
+            return
+
+        def used(metadata: SecretMetadata) -> SecretMetadata:
+            return replace(metadata, extra={**metadata.extra, "last_used_at": at.isoformat()})
+
+        await self._secrets.amend_metadata(principal, docker_key(credentials.registry), used)
 
     async def get(self, principal: Principal, registry: str) -> DockerCredentials:
         """The credentials, password included in the result (the HTTP read leaves it out)."""
@@ -121,6 +160,7 @@ class DockerCredentialService:
             password=view.value,
             version=view.version,
             last_validated=view.metadata.last_validated,
+            last_used_at=parse_time(view.metadata.extra.get("last_used_at")),
         )
 
     async def delete(self, principal: Principal, registry: str) -> None:
@@ -133,12 +173,15 @@ class DockerCredentialService:
         async with self._trail.record(principal, AuditAction.TEST_LOGIN) as note:
             credentials = await self._get(principal, registry, note)
             result = await self._tester.test(credentials.registry, credentials.username, credentials.password)
-            if result.valid:
-                at = self._clock()
-                await self._secrets.amend_metadata(
-                    principal, docker_key(credentials.registry), lambda m: replace(m, last_validated=at)
-                )
-            else:
+            at = self._clock()
+
+            def tested(metadata: SecretMetadata) -> SecretMetadata:
+                # Used either way; validated only if the registry said yes.
+                extra = {**metadata.extra, "last_used_at": at.isoformat()}
+                return replace(metadata, extra=extra, last_validated=at if result.valid else metadata.last_validated)
+
+            await self._secrets.amend_metadata(principal, docker_key(credentials.registry), tested)
+            if not result.valid:
                 note.outcome = AuditOutcome.INVALID
                 note.reason = "the registry refused the login"
         return result
@@ -152,6 +195,7 @@ class DockerCredentialService:
                 raise InvalidInput("format is 'railway' or 'docker_config'", field="format")
             note.reason = f"format {fmt}"
             credentials = await self._get(principal, registry, note)
+            await self._mark_used(principal, credentials)
             if fmt == "railway":
                 return railway_registry_credentials(credentials.username, credentials.password)
             return docker_config_auth_entry(credentials.registry, credentials.username, credentials.password)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from domain.audit import AuditAction
 from domain.errors import SecretNotFound
+from domain.lifecycle import expiry_status
 from domain.ports import GitHubTokenValidator, UserAccounts
 from domain.secrets import SecretMetadata, SecretType, parse_time
 from domain.values import Principal, SecretValue
@@ -26,6 +27,9 @@ class GitHubStatus:
     token_type: str | None = None
     expires_at: datetime | None = None
     expires_soon: bool = False
+    expires_in_days: int | None = None
+    warning: str | None = None  # set within 14 days of the expiry GitHub reported
+    repository_count: int | None = None  # as counted at the last validation
 
 
 class GitHubTokenService:
@@ -66,9 +70,12 @@ class GitHubTokenService:
         }
         if info.expires_at is not None:
             extra["expires_at"] = info.expires_at.isoformat()
+        if info.repository_count is not None:
+            extra["repository_count"] = str(info.repository_count)
 
         def amend(metadata: SecretMetadata) -> SecretMetadata:
-            kept = {k: v for k, v in metadata.extra.items() if k != "expires_at"}
+            # What this validation did not report must not survive from an older one.
+            kept = {k: v for k, v in metadata.extra.items() if k not in ("expires_at", "repository_count")}
             return replace(
                 metadata, secret_type=SecretType.GITHUB_PAT.value, last_validated=at, extra={**kept, **extra}
             )
@@ -96,7 +103,12 @@ class GitHubTokenService:
         except ValueError:
             scopes = ()
         expires_at = parse_time(extra.get("expires_at"))
+        days, warning = expiry_status(expires_at, self._clock())
+        count = extra.get("repository_count", "")
         return GitHubStatus(
+            expires_in_days=days,
+            warning=warning,
+            repository_count=int(count) if count.isdigit() else None,
             configured=True,
             last_validated=metadata.last_validated,
             username=extra.get("username"),

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from domain.audit import AuditAction, AuditOutcome
 from domain.credentials import TOKEN_SOURCE_ENV, TOKEN_SOURCE_VAULT, VaultDisabled
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
+from domain.lifecycle import expiry_status
 from domain.ports import EnvironmentRegistry, RailwayTokenValidator, UserAccounts
 from domain.providers import ProviderRejected, RailwayTokenInfo
 from domain.secrets import SecretMetadata, SecretType
@@ -43,6 +44,10 @@ class RailwayStatus:
     source: str | None  # TOKEN_SOURCE_VAULT, TOKEN_SOURCE_ENV or None
     version: int | None = None
     token_kind: str | None = None
+    # Railway reports no expiry of its own: these come from a TTL set on the stored token.
+    expires_at: datetime | None = None
+    expires_in_days: int | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +170,11 @@ class RailwayTokenService:
                 current = vault_metadata.current
                 if current is not None:
                     age = self._clock() - current.created_at
+                days, warning = expiry_status(metadata.expires_at, self._clock())
                 return RailwayStatus(
+                    expires_at=metadata.expires_at,
+                    expires_in_days=days,
+                    warning=warning,
                     configured=True,
                     last_validated=metadata.last_validated,
                     needs_rotation=age > timedelta(days=self._policy.max_age_days),

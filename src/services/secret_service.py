@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from domain.authorization import AdminAbility, authorize
 from domain.check_and_set import retry_on_conflict
 from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
+from domain.lifecycle import EXPIRY_REASON, SecretExpired, expiry_from, is_expired, validate_rotate_every
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
     MAX_VALUE_BYTES,
@@ -127,12 +128,17 @@ class SecretService:
         secret_type: str | None = None,
         description: str | None = None,
         cas: int | None = None,
+        ttl: int | str | None = None,
+        expires_at: datetime | None = None,
+        rotate_every: int | None = None,
     ) -> StoredVersion:
         validate_custom_key(key)
         validate_value(value)
         tags = validate_tags(tags) if tags is not None else None
         secret_type = validate_custom_type(secret_type) if secret_type is not None else None
         description = validate_description(description) if description is not None else None
+        expiry = expiry_from(ttl=ttl, expires_at=expires_at, now=self._clock())
+        rotate_every = validate_rotate_every(rotate_every) if rotate_every is not None else None
         locator = locate(principal.user_id, key)
 
         vault = await self._vaults.for_principal(principal)
@@ -144,10 +150,16 @@ class SecretService:
                 secret_type=secret_type or metadata.secret_type,
                 tags=tags if tags is not None else metadata.tags,
                 description=description if description is not None else metadata.description,
+                # A new value keeps a pending expiry, not one that has passed (that would be 410 at once).
+                expires_at=expiry or self._pending(metadata.expires_at),
+                rotate_every_days=rotate_every if rotate_every is not None else metadata.rotate_every_days,
             )
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
         return StoredVersion(key=key, version=written, previous_version=previous)
+
+    def _pending(self, expires_at: datetime | None) -> datetime | None:
+        return None if is_expired(expires_at, self._clock()) else expires_at
 
     async def _write_value(
         self, vault: SecretVault, locator: SecretLocator, value: SecretValue, *, cas: int | None
@@ -181,7 +193,13 @@ class SecretService:
         return _decode_metadata(locator, current.custom if current else {}, self._clock())
 
     async def _index_upsert(
-        self, locator: SecretLocator, metadata: SecretMetadata, *, version: int, updated_at: datetime
+        self,
+        locator: SecretLocator,
+        metadata: SecretMetadata,
+        *,
+        version: int,
+        updated_at: datetime,
+        new_value: bool = False,
     ) -> None:
         await self._index.upsert(
             SecretRecord(
@@ -193,6 +211,10 @@ class SecretService:
                 created_at=metadata.created_at,
                 updated_at=updated_at,
                 current_version=version,
+                expires_at=metadata.expires_at,
+                rotate_every_days=metadata.rotate_every_days,
+                version_created_at=updated_at if new_value else None,
+                provider_expires_at=metadata.provider_expires_at,
             )
         )
 
@@ -209,13 +231,24 @@ class SecretService:
     async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
-        old = await vault.read(locator.path, version=to_version)
+        try:
+            old = await vault.read(locator.path, version=to_version)
+        except VersionGone:
+            if not await self._deleted_for_expiry(locator):
+                raise
+            # The cleanup pass soft-deleted the newest version; in the recovery window it comes back.
+            await vault.undelete(locator.path, to_version)
+            old = await vault.read(locator.path, version=to_version)
         if locator.value_field not in old.data:
             raise VersionGone(f"version {to_version} holds no value")
         async with self._changing(locator):
             # Every field of the old version: provider secrets (docker) hold more than the value.
             metadata, written, _ = await self._write_data(vault, locator, old.data, cas=None)
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+            if is_expired(metadata.expires_at, self._clock()):
+                # Restoring an expired secret (inside the recovery window) restores it for good.
+                metadata = replace(metadata, expires_at=None)
+                await vault.set_custom_metadata(locator.path, metadata.to_vault())
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
         return Rollback(key=key, new_version=written, restored_from=to_version)
 
     async def store_fields(
@@ -244,8 +277,9 @@ class SecretService:
             await self._users.ensure(principal.user_id)
             if amend is not None:
                 metadata = amend(metadata)
+            metadata = replace(metadata, expires_at=self._pending(metadata.expires_at))  # as `store` does
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock())
+            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
         return StoredVersion(key=key, version=written, previous_version=previous), metadata
 
     async def amend_metadata(
@@ -269,7 +303,13 @@ class SecretService:
         tags: Sequence[str] | _Unset = UNSET,
         secret_type: str | _Unset = UNSET,
         description: str | _Unset | None = UNSET,
+        ttl: int | str | _Unset | None = UNSET,
+        expires_at: datetime | _Unset | None = UNSET,
+        rotate_every: int | _Unset | None = UNSET,
     ) -> tuple[SecretMetadata, VaultMetadata]:
+        """Change what is given; `ttl`/`expires_at` None (either) clears the expiry."""
+        if not isinstance(ttl, _Unset) and not isinstance(expires_at, _Unset) and (ttl, expires_at) != (None, None):
+            raise InvalidInput("give either ttl or expires_at, not both", field="ttl")
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
         current = await self._live_metadata(vault, locator)
@@ -284,10 +324,25 @@ class SecretService:
             metadata = replace(
                 metadata, description=validate_description(description) if description is not None else None
             )
+        if not isinstance(ttl, _Unset) or not isinstance(expires_at, _Unset):
+            expiry = expiry_from(
+                ttl=None if isinstance(ttl, _Unset) else ttl,
+                expires_at=None if isinstance(expires_at, _Unset) else expires_at,
+                now=self._clock(),
+            )
+            metadata = replace(metadata, expires_at=expiry)
+        if not isinstance(rotate_every, _Unset):
+            metadata = replace(
+                metadata, rotate_every_days=validate_rotate_every(rotate_every) if rotate_every is not None else None
+            )
         async with self._changing(locator):
             await vault.set_custom_metadata(locator.path, metadata.to_vault())
             await self._index_upsert(locator, metadata, version=current.current_version, updated_at=self._clock())
         return metadata, await vault.read_metadata(locator.path) or current
+
+    async def _deleted_for_expiry(self, locator: SecretLocator) -> bool:
+        record = await self._index.get(locator.user_id, locator.key)
+        return record is not None and record.deleted and record.deleted_reason == EXPIRY_REASON
 
     @asynccontextmanager
     async def _changing(self, locator: SecretLocator) -> AsyncIterator[None]:
@@ -303,6 +358,16 @@ class SecretService:
     async def get(self, principal: Principal, key: str) -> SecretView:
         """The newest value: from cache while fresh; from a stale cache entry only if Vault is down."""
         locator = locate(principal.user_id, key)
+        return self._unexpired(await self._get(principal, locator))
+
+    def _unexpired(self, view: SecretView) -> SecretView:
+        """The value only while the secret's expiry has not passed (checked on the metadata the
+        read already has, cached or fresh: no extra call)."""
+        if is_expired(view.metadata.expires_at, self._clock()):
+            raise SecretExpired("this secret has expired; its value is no longer served (a rollback restores it)")
+        return view
+
+    async def _get(self, principal: Principal, locator: SecretLocator) -> SecretView:
         if not self._policy.enabled:
             return self._view(locator, await self._read_vault(principal, locator, version=None))
         generation = self._generations.get(locator.path, 0)
@@ -322,7 +387,7 @@ class SecretService:
 
     async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
         locator = locate(principal.user_id, key)
-        return self._view(locator, await self._read_vault(principal, locator, version=version))
+        return self._unexpired(self._view(locator, await self._read_vault(principal, locator, version=version)))
 
     async def _read_vault(self, principal: Principal, locator: SecretLocator, *, version: int | None) -> CachedSecret:
         vault = await self._vaults.for_principal(principal)

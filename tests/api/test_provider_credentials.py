@@ -168,7 +168,7 @@ async def test_docker_credentials_against_the_real_registry(api, auth, local_doc
         await api.post(DOCKER, json={"registry": "ghcr.io", "username": "u", "password": "p"}, headers=auth)
     ).status_code == 201
 
-    assert (await api.get(DOCKER, headers=auth)).json() == {"registries": sorted([host, "ghcr.io"])}
+    assert (await api.get(DOCKER, headers=auth)).json()["registries"] == sorted([host, "ghcr.io"])
     read = (await api.get(f"{DOCKER}/{host}", headers=auth)).json()
     assert (read["registry"], read["username"], read["email"]) == (host, "mirage", "m@example.com")
     assert "password" not in read
@@ -191,7 +191,7 @@ async def test_docker_credentials_against_the_real_registry(api, auth, local_doc
     assert listed == {f"docker/{host}": "docker_credentials", "docker/ghcr.io": "docker_credentials"}
 
     assert (await api.delete(f"{DOCKER}/ghcr.io", headers=auth)).json() == {"success": True, "registry": "ghcr.io"}
-    assert (await api.get(DOCKER, headers=auth)).json() == {"registries": [host]}
+    assert (await api.get(DOCKER, headers=auth)).json()["registries"] == [host]
     assert (await api.get(f"{DOCKER}/ghcr.io", headers=auth)).status_code == 404
 
 
@@ -216,11 +216,15 @@ async def test_environment_secrets_crud(api, auth):
     stored = await api.post(base, json={"key": "DATABASE_URL", "value": "postgres://x"}, headers=auth)
     assert stored.status_code == 201 and stored.json()["success"] is True and stored.json()["key"] == "DATABASE_URL"
     await api.post(base, json={"key": "API_KEY", "value": "k"}, headers=auth)
-    assert (await api.get(base, headers=auth)).json() == {"secrets": ["API_KEY", "DATABASE_URL"]}
+    assert (await api.get(base, headers=auth)).json() == {
+        "secrets": ["API_KEY", "DATABASE_URL"],
+        "expired": [],
+        "expires_at": {},
+    }
     read = (await api.get(f"{base}/DATABASE_URL", headers=auth)).json()
     assert read["value"] == "postgres://x" and read["created_at"]
     assert (await api.delete(f"{base}/API_KEY", headers=auth)).json() == {"success": True, "key": "API_KEY"}
-    assert (await api.get(base, headers=auth)).json() == {"secrets": ["DATABASE_URL"]}
+    assert (await api.get(base, headers=auth)).json() == {"secrets": ["DATABASE_URL"], "expired": [], "expires_at": {}}
     assert (await api.get(f"{base}/API_KEY", headers=auth)).status_code == 404
     assert (await api.post(base, json={"key": "1BAD", "value": "x"}, headers=auth)).status_code == 422
 
@@ -229,7 +233,7 @@ async def test_bulk_is_all_or_nothing(api, auth):
     base = "/api/v1/environments/bulk-env/secrets"
     refused = await api.post(f"{base}/bulk", json={"secrets": {"GOOD": "1", "BAD-NAME": "2"}}, headers=auth)
     assert refused.status_code == 422 and refused.json()["field"] == "key"
-    assert (await api.get(base, headers=auth)).json() == {"secrets": []}
+    assert (await api.get(base, headers=auth)).json() == {"secrets": [], "expired": [], "expires_at": {}}
     done = await api.post(f"{base}/bulk", json={"secrets": {"K1": "v1", "K2": "v2"}}, headers=auth)
     assert done.status_code == 201 and done.json()["stored"] == 2 and done.json()["version"] == 1
 
@@ -309,10 +313,14 @@ async def test_another_user_sees_none_of_it(api, user, token_for, local_docker_r
     host = local_docker_registry.host
     await api.post(DOCKER, json={"registry": host, "username": "mirage", "password": "pw"}, headers=alice)
     await api.post("/api/v1/environments/shared/secrets", json={"key": "SECRET", "value": "alice"}, headers=alice)
-    assert (await api.get(DOCKER, headers=bob)).json() == {"registries": []}
+    assert (await api.get(DOCKER, headers=bob)).json() == {"registries": [], "entries": []}
     assert (await api.get(f"{DOCKER}/{host}", headers=bob)).status_code == 404
     assert (await api.get(f"{DOCKER}/{host}/credentials", headers=bob)).status_code == 404
-    assert (await api.get("/api/v1/environments/shared/secrets", headers=bob)).json() == {"secrets": []}
+    assert (await api.get("/api/v1/environments/shared/secrets", headers=bob)).json() == {
+        "secrets": [],
+        "expired": [],
+        "expires_at": {},
+    }
     assert (await api.get("/api/v1/environments/shared/secrets/SECRET", headers=bob)).status_code == 404
     await api.post("/api/v1/environments/shared/secrets", json={"key": "SECRET", "value": "bob"}, headers=bob)
     assert (await api.get("/api/v1/environments/shared/secrets/SECRET", headers=alice)).json()["value"] == "alice"
@@ -345,6 +353,9 @@ async def test_vault_disabled_uses_the_env_token(openbao, database_url, signing_
             "source": "env",
             "version": None,
             "token_kind": None,
+            "expires_at": None,  # the shared token carries no TTL
+            "expires_in_days": None,
+            "warning": None,
         }
         assert (await client.post(RAILWAY, json={"token": legacy}, headers=auth)).status_code == 409
         await client.post("/api/v1/environments/x/secrets", json={"key": "A", "value": "1"}, headers=auth)

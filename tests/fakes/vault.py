@@ -89,8 +89,22 @@ class InMemorySecretVault:
         stored = self.paths.get(path)
         if stored is None or stored.current not in stored.versions:
             raise SecretNotFound("no secret is stored under this key")
-        info, _ = stored.versions[stored.current]
-        stored.versions[stored.current] = (replace(info, deleted_at=datetime.now(UTC)), None)
+        info, data = stored.versions[stored.current]
+        # Like KV v2: the data stays until destroyed, unreadable while deleted, back on undelete.
+        stored.versions[stored.current] = (replace(info, deleted_at=datetime.now(UTC)), data)
+
+    async def undelete(self, path: str, version: int) -> None:
+        self._check()
+        stored = self.paths.get(path)
+        if stored is None:
+            raise SecretNotFound("no secret is stored under this key")
+        if version in stored.versions:
+            info, data = stored.versions[version]
+            stored.versions[version] = (replace(info, deleted_at=None), data)
+
+    async def destroy(self, path: str) -> None:
+        self._check()
+        self.paths.pop(path, None)
 
     async def health(self) -> VaultHealth:
         if not self.available:

@@ -37,15 +37,41 @@ async def test_classic_pat_with_scopes_and_utc_expiry(fake_github, http, capture
     assert info.token_type == "classic"
     assert info.expires_at == datetime(2026, 9, 3, 2, 34, 4, tzinfo=UTC)
     assert (info.public_repos, info.total_private_repos) == (8, 2)
+    assert info.repository_count == 10
 
-    (sent,) = fake_github.requests
+    sent, listing = fake_github.requests
     assert (sent.method, sent.path) == ("GET", "/user")
+    # The repository count: one page of one repository, whose Link header names the last page.
+    assert (listing.path, listing.query) == ("/user/repos", {"per_page": ["1"]})
+    assert listing.header("authorization") == f"Bearer {token}"
     assert sent.header("authorization") == f"Bearer {token}"
     assert sent.header("accept") == "application/vnd.github+json"
     assert sent.header("x-github-api-version") == "2022-11-28"
     assert sent.header("user-agent")
     assert "HTTP Request: GET" in capture.text
     assert token not in capture.text and token not in repr(info)
+
+
+async def test_repository_count_from_the_link_header_or_what_user_said(fake_github, http, monkeypatch):
+    validator = GitHubTokenValidatorHttp(fake_github.api_url, http)
+    many = fake_github.add_token("github_pat_", repositories=1234)
+    assert (await validator.validate(SecretValue(many))).repository_count == 1234
+    none = fake_github.add_token("ghp_", public_repos=0, repositories=0)
+    assert (await validator.validate(SecretValue(none))).repository_count == 0
+    one = fake_github.add_token("ghp_", public_repos=1, repositories=1)
+    assert (await validator.validate(SecretValue(one))).repository_count == 1  # no Link: the body's length
+
+    # The listing fails: what GET /user said about owned repositories, or nothing.
+    answer = fake_github.answer
+
+    def listing_fails(request):
+        return Reply(502, {"message": "Server Error"}) if request.path == "/user/repos" else answer(request)
+
+    monkeypatch.setattr(fake_github, "answer", listing_fails)
+    owned = fake_github.add_token("ghp_", public_repos=4, total_private_repos=3, repositories=50)
+    assert (await validator.validate(SecretValue(owned))).repository_count == 7
+    fine = fake_github.add_token("github_pat_", public_repos=2, repositories=9)
+    assert (await validator.validate(SecretValue(fine))).repository_count is None
 
 
 async def test_fine_grained_pat_has_no_scopes_and_offset_expiry(fake_github, http):

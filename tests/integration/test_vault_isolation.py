@@ -185,9 +185,11 @@ def test_the_backend_approle_reaches_only_what_its_jobs_need(openbao, users):
     )
     assert caps == {
         f"{MOUNT}/data/service/cache-key": ["create", "read", "update"],
-        f"{MOUNT}/data/users/{alice}/railway": ["create", "update"],  # token migration writes, never reads
-        f"{MOUNT}/data/users/{alice}/custom/k": ["deny"],
-        f"{MOUNT}/metadata/users/{alice}/custom/k": ["deny"],
+        # Token migration writes, the cleanup pass deletes; neither ever reads a value.
+        f"{MOUNT}/data/users/{alice}/railway": ["create", "delete", "update"],
+        f"{MOUNT}/data/users/{alice}/custom/k": ["delete"],
+        # The cleanup pass: the expiry is in the metadata; destroying is a metadata delete.
+        f"{MOUNT}/metadata/users/{alice}/custom/k": ["delete", "read"],
         "sys/policies/acl/admin-policy": ["deny"],
     }
     with pytest.raises(hvac_errors.Forbidden):

@@ -19,6 +19,8 @@ def api_env(openbao, database_url: str, public_key, *, user_auth: str = "token")
         "AUTH_PUBLIC_KEY_FILE": str(public_key),
         "AUTH_ISSUER": DEV_ISSUER,
         "AUTH_AUDIENCE": DEV_AUDIENCE,
+        # The lifecycle tests drive the cleanup pass themselves; a background pass would race them.
+        "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
     }
 
 

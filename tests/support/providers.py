@@ -4,8 +4,8 @@ Each is a small threaded HTTP server on 127.0.0.1 that speaks the wire format de
 `shared/design/PROVIDERS.md`, is configured per test through plain attributes, and records every
 request (headers, body) so tests can assert what was sent. No test talks to the internet.
 
-Use them as context managers (`with FakeRailway() as railway: ...`) or through the pytest
-fixtures at the bottom of this module (`from tests.support.providers import fake_railway`).
+Use them as context managers (`with FakeRailway() as railway: ...`) or through the fixtures
+`fake_railway`, `fake_github` and `fake_token_registry` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -322,6 +322,7 @@ class GitHubUser:
     expiration: str | None = None  # the GitHub-Authentication-Token-Expiration header value
     public_repos: int = 3
     total_private_repos: int | None = None
+    repositories: int = 3  # what `GET /user/repos` lists (owned, collaborator, organisation member)
 
 
 BAD_CREDENTIALS = {
@@ -356,6 +357,7 @@ class FakeGitHub(FakeHTTPServer):
         expiration: str | None = None,
         public_repos: int = 3,
         total_private_repos: int | None = None,
+        repositories: int | None = None,
     ) -> str:
         token = prefix + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
         self._next_id += 1
@@ -366,6 +368,7 @@ class FakeGitHub(FakeHTTPServer):
             expiration=expiration,
             public_repos=public_repos,
             total_private_repos=total_private_repos,
+            repositories=repositories if repositories is not None else public_repos + (total_private_repos or 0),
         )
         return token
 
@@ -395,7 +398,7 @@ class FakeGitHub(FakeHTTPServer):
         self.queue(Reply(status, {"message": "Server Error"}))
 
     def answer(self, request: RecordedRequest) -> Reply:
-        if request.method != "GET" or request.path != "/user":
+        if request.method != "GET" or request.path not in ("/user", "/user/repos"):
             return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
         limits = {
             "x-ratelimit-limit": "5000",
@@ -411,6 +414,8 @@ class FakeGitHub(FakeHTTPServer):
         if user is None:
             return Reply(401, BAD_CREDENTIALS, limits)
         headers = dict(limits)
+        if request.path == "/user/repos":
+            return self._repos(request, user, headers)
         if user.scopes is not None:
             headers["X-OAuth-Scopes"] = user.scopes
             headers["X-Accepted-OAuth-Scopes"] = ""
@@ -425,6 +430,28 @@ class FakeGitHub(FakeHTTPServer):
         }
         if user.total_private_repos is not None:
             body["total_private_repos"] = user.total_private_repos
+        return Reply(200, body, headers)
+
+    def _repos(self, request: RecordedRequest, user: GitHubUser, headers: dict[str, str]) -> Reply:
+        """`GET /user/repos`: one page, and GitHub's `Link` header when there are more pages."""
+        per_page = max(1, min(100, int(request.query.get("per_page", ["30"])[0])))
+        page = max(1, int(request.query.get("page", ["1"])[0]))
+        pages = max(1, -(-user.repositories // per_page))
+        first = (page - 1) * per_page
+        body = [
+            {"id": 5000 + n, "name": f"repo-{n}", "full_name": f"{user.login}/repo-{n}"}
+            for n in range(first, min(first + per_page, user.repositories))
+        ]
+        if pages > 1:
+            base = f"{self.url}/user/repos?per_page={per_page}"
+            links = []
+            if page < pages:
+                links.append(f'<{base}&page={page + 1}>; rel="next"')
+                links.append(f'<{base}&page={pages}>; rel="last"')
+            if page > 1:
+                links.append(f'<{base}&page=1>; rel="first"')
+                links.append(f'<{base}&page={page - 1}>; rel="prev"')
+            headers = {**headers, "Link": ", ".join(links)}
         return Reply(200, body, headers)
 
 

@@ -60,6 +60,8 @@ def served_environment(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        # Off unless a test asks (extra_env): a pass would act on every test's expired secrets.
+        "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
     }
 
 

@@ -37,7 +37,7 @@ async def test_every_environment_operation_leaves_one_event():
     await env.bulk_dotenv(ALICE, "prod", f"C={CANARY}c\n")
     assert (await env.get(ALICE, "prod", "API_KEY")).value.reveal() == CANARY + "2"
     assert await env.keys(ALICE, "prod") == ["A", "API_KEY", "B", "C"]
-    assert set(await env.values(ALICE, "prod")) == {"A", "API_KEY", "B", "C"}
+    assert set((await env.values(ALICE, "prod")).variables) == {"A", "API_KEY", "B", "C"}
     await env.delete(ALICE, "prod", "A")
     with pytest.raises(SecretNotFound):
         await env.get(ALICE, "prod", "MISSING")

@@ -117,7 +117,7 @@ async def test_docker_credentials_and_their_formats(world):
     registry, _ = await world.docker.store(
         ALICE, registry="https://GHCR.io/", username="u", password=SecretValue("p"), email=None
     )
-    assert registry == "ghcr.io" and await world.docker.registries(ALICE) == ["ghcr.io"]
+    assert registry == "ghcr.io" and [e.registry for e in await world.docker.registries(ALICE)] == ["ghcr.io"]
     assert (await world.docker.export(ALICE, "ghcr.io", "railway")) == {"username": "u", "password": "p"}
     assert "ghcr.io" in (await world.docker.export(ALICE, "ghcr.io", "docker_config"))["auths"]
     world.registry.logins[("ghcr.io", "u")] = "p"

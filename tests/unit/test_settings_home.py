@@ -16,6 +16,10 @@ SRC = ROOT / "src"
 SETTINGS = SRC / "entrypoints" / "settings.py"
 # `mirage-secrets dev` hands the embedded stack's addresses to the server it starts (writes, not reads).
 WRITES_ALLOWED = {SRC / "entrypoints" / "cli.py": {"update", "pop", "setdefault"}}
+# Handing `os.environ` to one of settings.py's functions is how the entrypoints read the environment.
+SETTINGS_FUNCTIONS = frozenset(
+    node.name for node in ast.parse(SETTINGS.read_text()).body if isinstance(node, ast.FunctionDef)
+)
 VARIABLE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 
 
@@ -27,13 +31,13 @@ def _is_environ(node: ast.AST) -> bool:
 
 def environment_reads(path: Path, root: Path = ROOT) -> list[str]:
     """Each place in `path` that reads the process environment rather than handing `os.environ` to
-    a settings loader (`load_*(os.environ)`)."""
+    a function of settings.py (`load_settings(os.environ)`)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     handed_on: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name.startswith("load_"):
+            if name in SETTINGS_FUNCTIONS:
                 handed_on.update(id(arg) for arg in node.args if _is_environ(arg))
             method = node.func.attr if isinstance(node.func, ast.Attribute) else None
             if method in WRITES_ALLOWED.get(path, set()) and _is_environ(node.func.value):  # type: ignore[union-attr]

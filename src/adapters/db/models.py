@@ -48,6 +48,8 @@ class SecretIndexModel(AuditColumns, Base):
         # The (user_id, key) primary key is the uniqueness rule and the upsert's conflict target.
         Index("ix_secret_index_user_deleted_key", "user_id", "deleted", "key"),
         Index("ix_secret_index_user_type", "user_id", "secret_type"),
+        # The cleanup pass: live secrets past their expiry, expired ones past the recovery window.
+        Index("ix_secret_index_deleted_expires", "deleted", "expires_at"),
     )
 
     user_id: Mapped[str] = mapped_column(String(128), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
@@ -59,6 +61,16 @@ class SecretIndexModel(AuditColumns, Base):
     current_version: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_accessed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # The lifecycle (0005): the TTL expiry, rotation period, when the current value was written,
+    # the provider's own expiry, and the soft delete the cleanup pass did.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    rotate_every_days: Mapped[int | None] = mapped_column(Integer)
+    version_created_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    provider_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    deleted_reason: Mapped[str | None] = mapped_column(String(32))
+    # The smallest warning threshold (days) already on the audit trail for the current expiry.
+    expiry_warned_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class EnvironmentModel(AuditColumns, Base):

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, FromClause, TableClause, func, or_, select, update
+from sqlalchemy import Executable, FromClause, TableClause, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.db.engine import Database
 from adapters.db.models import SecretIndexModel, UserModel
 from domain.errors import StorageUnavailable
+from domain.lifecycle import DESTROYING_REASON, EXPIRY_REASON
 from domain.secrets import SecretRecord
 
 _LIKE_ESCAPE = "\\"
@@ -46,6 +47,12 @@ class SqlSecretIndex:
             "current_version": record.current_version,
             "deleted": False,
             "last_accessed_at": record.last_accessed_at,
+            "expires_at": record.expires_at,
+            "rotate_every_days": record.rotate_every_days,
+            "version_created_at": record.version_created_at,
+            "provider_expires_at": record.provider_expires_at,
+            "deleted_at": None,
+            "deleted_reason": None,
         }
         async with _transaction(self._db) as session:
             await session.execute(_insert_user_if_missing(self._db, record.user_id))
@@ -61,6 +68,27 @@ class SqlSecretIndex:
                     "current_version": excluded.current_version,
                     "deleted": False,
                     "last_accessed_at": func.coalesce(excluded.last_accessed_at, SecretIndexModel.last_accessed_at),
+                    "expires_at": excluded.expires_at,
+                    "rotate_every_days": excluded.rotate_every_days,
+                    # A metadata change carries no version time: the current value's stays.
+                    "version_created_at": case(
+                        (excluded.current_version > SecretIndexModel.current_version, excluded.version_created_at),
+                        else_=func.coalesce(SecretIndexModel.version_created_at, excluded.version_created_at),
+                    ),
+                    "provider_expires_at": excluded.provider_expires_at,
+                    "deleted_at": None,
+                    "deleted_reason": None,
+                    # A new expiry earns its warnings afresh.
+                    "expiry_warned_days": case(
+                        (
+                            or_(
+                                SecretIndexModel.expires_at.is_distinct_from(excluded.expires_at),
+                                SecretIndexModel.provider_expires_at.is_distinct_from(excluded.provider_expires_at),
+                            ),
+                            None,
+                        ),
+                        else_=SecretIndexModel.expiry_warned_days,
+                    ),
                 },
                 # Concurrent writers may finish out of order: an older version never wins.
                 where=excluded.current_version >= SecretIndexModel.current_version,
@@ -107,7 +135,7 @@ class SqlSecretIndex:
         statement = (
             update(SecretIndexModel)
             .where(SecretIndexModel.user_id == user_id, SecretIndexModel.key == key)
-            .values(deleted=True, updated_at=at)
+            .values(deleted=True, updated_at=at, deleted_at=at, deleted_reason=None)
         )
         async with _transaction(self._db) as session:
             await session.execute(statement)
@@ -126,6 +154,138 @@ class SqlSecretIndex:
         )
         async with _transaction(self._db) as session:
             await session.execute(statement)
+
+
+class SqlSecretLifecycleIndex:
+    """The cleanup pass's view of the index (`domain.ports.SecretLifecycleIndex`), across users.
+
+    Every `claim_*` is one conditional UPDATE: of several instances racing for a row, exactly one
+    sees it change, so no secret is expired, destroyed or warned about twice.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def expired_live(self, now: datetime, limit: int) -> builtins.list[SecretRecord]:
+        return await self._select(
+            and_(SecretIndexModel.deleted.is_(False), SecretIndexModel.expires_at <= now),
+            SecretIndexModel.expires_at,
+            limit,
+        )
+
+    async def past_recovery(self, cutoff: datetime, limit: int) -> builtins.list[SecretRecord]:
+        return await self._select(
+            and_(
+                SecretIndexModel.deleted.is_(True),
+                SecretIndexModel.deleted_reason == EXPIRY_REASON,
+                SecretIndexModel.deleted_at <= cutoff,
+            ),
+            SecretIndexModel.deleted_at,
+            limit,
+        )
+
+    async def expiring_live(self, until: datetime, limit: int) -> builtins.list[SecretRecord]:
+        return await self._select(
+            and_(
+                SecretIndexModel.deleted.is_(False),
+                or_(SecretIndexModel.expires_at <= until, SecretIndexModel.provider_expires_at <= until),
+            ),
+            SecretIndexModel.user_id,
+            limit,
+        )
+
+    async def count_expiring(self, now: datetime, until: datetime) -> int:
+        def within(column: Any) -> Any:
+            return and_(column > now, column <= until)
+
+        statement = select(func.count()).where(
+            SecretIndexModel.deleted.is_(False),
+            or_(within(SecretIndexModel.expires_at), within(SecretIndexModel.provider_expires_at)),
+        )
+        async with _transaction(self._db) as session:
+            return int((await session.execute(statement)).scalar_one())
+
+    async def claim_expired(self, user_id: str, key: str, now: datetime) -> bool:
+        return await self._claim(
+            update(SecretIndexModel)
+            .where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted.is_(False),
+                SecretIndexModel.expires_at <= now,
+            )
+            .values(deleted=True, deleted_at=now, deleted_reason=EXPIRY_REASON, updated_at=now)
+        )
+
+    async def release_expired(self, user_id: str, key: str) -> None:
+        await self._claim(
+            update(SecretIndexModel)
+            .where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted_reason == EXPIRY_REASON,
+            )
+            .values(deleted=False, deleted_at=None, deleted_reason=None)
+        )
+
+    async def claim_destroy(self, user_id: str, key: str, cutoff: datetime) -> bool:
+        return await self._claim(
+            update(SecretIndexModel)
+            .where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted.is_(True),
+                SecretIndexModel.deleted_reason == EXPIRY_REASON,
+                SecretIndexModel.deleted_at <= cutoff,
+            )
+            .values(deleted_reason=DESTROYING_REASON)
+        )
+
+    async def release_destroy(self, user_id: str, key: str) -> None:
+        await self._claim(
+            update(SecretIndexModel)
+            .where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted_reason == DESTROYING_REASON,
+            )
+            .values(deleted_reason=EXPIRY_REASON)
+        )
+
+    async def remove(self, user_id: str, key: str) -> None:
+        await self._claim(
+            delete(SecretIndexModel).where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted_reason == DESTROYING_REASON,
+            )
+        )
+
+    async def claim_warning(self, user_id: str, key: str, threshold_days: int) -> bool:
+        return await self._claim(
+            update(SecretIndexModel)
+            .where(
+                SecretIndexModel.user_id == user_id,
+                SecretIndexModel.key == key,
+                SecretIndexModel.deleted.is_(False),
+                or_(
+                    SecretIndexModel.expiry_warned_days.is_(None),
+                    SecretIndexModel.expiry_warned_days > threshold_days,
+                ),
+            )
+            .values(expiry_warned_days=threshold_days)
+        )
+
+    async def _select(self, condition: Any, order: Any, limit: int) -> builtins.list[SecretRecord]:
+        statement = select(SecretIndexModel).where(condition).order_by(order).limit(limit)
+        async with _transaction(self._db) as session:
+            rows = (await session.scalars(statement)).all()
+        return [_to_record(row) for row in rows]
+
+    async def _claim(self, statement: Any) -> bool:
+        async with _transaction(self._db) as session:
+            result = await session.execute(statement)
+        return bool(result.rowcount)
 
 
 class SqlUserDirectory:
@@ -188,4 +348,10 @@ def _to_record(row: SecretIndexModel) -> SecretRecord:
         description=row.description,
         deleted=row.deleted,
         last_accessed_at=row.last_accessed_at,
+        expires_at=row.expires_at,
+        rotate_every_days=row.rotate_every_days,
+        version_created_at=row.version_created_at,
+        provider_expires_at=row.provider_expires_at,
+        deleted_at=row.deleted_at,
+        deleted_reason=row.deleted_reason,
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ class GitHubTokenValidatorHttp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = api_url.rstrip("/") + "/user"
+        self._repos_url = api_url.rstrip("/") + "/user/repos"
         self._http = http
         self._clock = clock
 
@@ -45,7 +48,8 @@ class GitHubTokenValidatorHttp:
         response = await send(self._http, GITHUB, "GET", self._url, headers=headers)
         status = response.status_code
         if status == 200:
-            return self._info(response, token)
+            info = self._info(response, token)
+            return replace(info, repository_count=await self._repository_count(headers, info))
         limited = status in (403, 429) and self._rate_limited(response)
         raise_if_unavailable(GITHUB, response, rate_limited=limited, retry_after=self._retry_after(response))
         message = scrub(_message(response) or f"HTTP {status}", token)
@@ -77,6 +81,26 @@ class GitHubTokenValidatorHttp:
             public_repos=_int(body.get("public_repos")) or 0,
             total_private_repos=_int(body.get("total_private_repos")),
         )
+
+    async def _repository_count(self, headers: dict[str, str], info: GitHubTokenInfo) -> int | None:
+        """Every repository the token reaches, counted from one page of one: with `per_page=1` the
+        `Link` header's last page IS the count, so no page is walked. Falls back to what `GET /user`
+        said (owned repositories) when the listing can't be had."""
+        fallback = info.public_repos + info.total_private_repos if info.total_private_repos is not None else None
+        try:
+            response = await send(self._http, GITHUB, "GET", self._repos_url, params={"per_page": "1"}, headers=headers)
+        except ProviderUnavailable:
+            return fallback
+        if response.status_code != 200:
+            return fallback
+        pages = last_page(response.headers.get("Link"))
+        if pages is not None:
+            return pages
+        try:
+            body = response.json()
+        except ValueError:
+            return fallback
+        return len(body) if isinstance(body, list) else fallback
 
     @staticmethod
     def _rate_limited(response: httpx.Response) -> bool:
@@ -133,3 +157,14 @@ def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:
     if not header:
         return ()
     return tuple(scope.strip() for scope in header.split(",") if scope.strip())
+
+
+_LAST_PAGE = re.compile(r'<[^>]*[?&]page=([0-9]+)[^>]*>;\s*rel="last"')
+
+
+def last_page(link_header: str | None) -> int | None:
+    """The `page` of the `rel="last"` entry of an RFC 8288 `Link` header (GitHub's pagination)."""
+    if not link_header:
+        return None
+    match = _LAST_PAGE.search(link_header)
+    return int(match.group(1)) if match else None

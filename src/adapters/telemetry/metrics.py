@@ -101,6 +101,7 @@ class TelemetryMetrics:
     vault_reachable: Gauge
     auth_failures_total: Counter
     audit_append_seconds: Histogram
+    secrets_expiring: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = REGISTRY) -> TelemetryMetrics:
@@ -158,6 +159,13 @@ class TelemetryMetrics:
                 "Latency of appending one audit event (durable write included).",
                 ["outcome"],
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            # No user label: a count across everyone, set by the cleanup pass.
+            secrets_expiring=Gauge(
+                "secrets_expiring_within_7_days",
+                "Live secrets whose TTL or provider expiry falls within the next 7 days (last cleanup pass).",
+                multiprocess_mode="livemax",
                 registry=registry,
             ),
         )
@@ -255,6 +263,10 @@ def auth_failure_reason(exc_or_message: Any) -> str:
         if needle in text:
             return reason
     return "other"
+
+
+def set_secrets_expiring(count: int) -> None:
+    get_metrics().secrets_expiring.set(count)
 
 
 def record_auth_failure(reason: Any = "other") -> None:

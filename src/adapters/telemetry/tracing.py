@@ -416,6 +416,18 @@ class TracedSecretVault(_Decorator[VaultT]):
             "soft_delete", lambda: self._inner.soft_delete(path), attributes={"mirage.key_type": key_type_of_path(path)}
         )
 
+    async def undelete(self, path: str, version: int) -> None:
+        return await self._observe.call(
+            "undelete",
+            lambda: self._inner.undelete(path, version),
+            attributes={"mirage.key_type": key_type_of_path(path)},
+        )
+
+    async def destroy(self, path: str) -> None:
+        return await self._observe.call(
+            "destroy", lambda: self._inner.destroy(path), attributes={"mirage.key_type": key_type_of_path(path)}
+        )
+
     async def health(self) -> VaultHealth:
         def seen(span: trace.Span, health: VaultHealth) -> None:
             span.set_attribute("mirage.vault.reachable", health.reachable)

@@ -193,6 +193,29 @@ class HvacSecretVault:
         except hvac_errors.InvalidPath:
             raise SecretNotFound("no secret is stored under this key") from None
 
+    async def undelete(self, path: str, version: int) -> None:
+        try:
+            await self._call(
+                self._client.secrets.kv.v2.undelete_secret_versions,
+                path=path,
+                versions=[version],
+                mount_point=self._mount,
+            )
+        except hvac_errors.InvalidPath:
+            raise SecretNotFound("no secret is stored under this key") from None
+        except hvac_errors.InvalidRequest:
+            raise VaultRefused("the secret store rejected the undelete") from None
+
+    async def destroy(self, path: str) -> None:
+        try:
+            await self._call(
+                self._client.secrets.kv.v2.delete_metadata_and_all_versions, path=path, mount_point=self._mount
+            )
+        except hvac_errors.InvalidPath:
+            return  # already gone: destroying is idempotent
+        except hvac_errors.InvalidRequest:
+            raise VaultRefused("the secret store rejected the destroy") from None
+
     # -- health -------------------------------------------------------------------------------
 
     async def health(self) -> VaultHealth:

@@ -205,6 +205,12 @@ class ResilientSecretVault:
     async def soft_delete(self, path: str) -> None:
         await self._run(certainly_not_applied, self._inner.soft_delete, path)
 
+    async def undelete(self, path: str, version: int) -> None:
+        await self._run(is_transient, self._inner.undelete, path, version)  # idempotent
+
+    async def destroy(self, path: str) -> None:
+        await self._run(is_transient, self._inner.destroy, path)  # idempotent: a repeat is harmless
+
     async def health(self) -> VaultHealth:
         """Never blocked by the breaker; a clear answer updates it."""
         health = await self._inner.health()

@@ -412,5 +412,11 @@ class TokenKeepingVault:
     async def soft_delete(self, path: str) -> None:
         await self._run(self._inner.soft_delete, path)
 
+    async def undelete(self, path: str, version: int) -> None:
+        await self._run(self._inner.undelete, path, version)
+
+    async def destroy(self, path: str) -> None:
+        await self._run(self._inner.destroy, path)
+
     async def health(self) -> VaultHealth:
         return await self._inner.health()  # unauthenticated endpoint: no token needed

@@ -8,6 +8,7 @@ from domain.ports.audit import AuditLog
 from domain.ports.cache import CachedSecret, SecretCache
 from domain.ports.identity import IdentityVerifier
 from domain.ports.index import SecretIndex, UserDirectory
+from domain.ports.lifecycle import JobLock, SecretLifecycleIndex
 from domain.ports.providers import (
     GitHubTokenValidator,
     RailwayApi,
@@ -23,12 +24,14 @@ __all__ = [
     "EnvironmentRegistry",
     "GitHubTokenValidator",
     "IdentityVerifier",
+    "JobLock",
     "RailwayApi",
     "RailwayClients",
     "RailwayTokenValidator",
     "RegistryLoginTester",
     "SecretCache",
     "SecretIndex",
+    "SecretLifecycleIndex",
     "SecretVault",
     "UserAccounts",
     "UserDirectory",

@@ -40,6 +40,14 @@ class SecretVault(Protocol):
         """Delete the newest version's data; history stays for audit and rollback."""
         ...
 
+    async def undelete(self, path: str, version: int) -> None:
+        """Make a soft-deleted version readable again."""
+        ...
+
+    async def destroy(self, path: str) -> None:
+        """Remove every version and the metadata for good (KV v2 metadata delete); no-op if absent."""
+        ...
+
     async def health(self) -> VaultHealth: ...
 
 

@@ -15,9 +15,14 @@ from adapters.telemetry.tracing import opentelemetry_plugin, tracing_configured
 from entrypoints.container import Container, build_container
 from entrypoints.http.admin_controller import AdminSecretsController
 from entrypoints.http.audit_controller import AuditController
-from entrypoints.http.dependencies import provide_audit_service, provide_principal, provide_secret_service
+from entrypoints.http.dependencies import (
+    provide_audit_service,
+    provide_expiring_service,
+    provide_principal,
+    provide_secret_service,
+)
 from entrypoints.http.docker_controller import DockerController
-from entrypoints.http.environment_secrets_controller import EnvironmentSecretsController
+from entrypoints.http.environment_secrets_controller import EnvironmentSecretsController, EnvironmentValuesController
 from entrypoints.http.github_controller import GitHubController
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.migration_controller import MigrationStatusController
@@ -25,6 +30,7 @@ from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.railway_controller import RailwayController
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.secrets_controller import SecretsController
+from entrypoints.jobs import cleanup_job
 from entrypoints.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,9 +46,10 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = container is None
-        app.state.container = container or await build_container(configured)
+        app.state.container = built = container or await build_container(configured)
         try:
-            yield
+            async with cleanup_job(built.cleanup, built.settings.lifecycle.cleanup_interval_seconds):
+                yield
         finally:
             if owned:
                 await app.state.container.close()
@@ -58,6 +65,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             GitHubController,
             DockerController,
             EnvironmentSecretsController,
+            EnvironmentValuesController,
             MigrationStatusController,
             AuditController,
             AdminSecretsController,
@@ -66,6 +74,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             "principal": Provide(provide_principal),
             "secret_service": Provide(provide_secret_service, sync_to_thread=False),
             "audit_service": Provide(provide_audit_service, sync_to_thread=False),
+            "expiring_service": Provide(provide_expiring_service, sync_to_thread=False),
         },
         middleware=[request_context_middleware, request_metrics_config().middleware],
         plugins=[opentelemetry_plugin()] if tracing_configured() else [],

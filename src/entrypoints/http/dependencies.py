@@ -7,6 +7,7 @@ from litestar import Request
 from domain.errors import NotAuthenticated
 from domain.values import Principal
 from services.audit_service import AuditService
+from services.secret_lifecycle import ExpiringSecretsService
 from services.secret_service import SecretService
 
 
@@ -29,6 +30,10 @@ def _verified(request: Request, identity) -> Principal:
 
 def provide_secret_service(request: Request) -> SecretService:
     return request.app.state.container.secrets
+
+
+def provide_expiring_service(request: Request) -> ExpiringSecretsService:
+    return request.app.state.container.expiring
 
 
 def provide_audit_service(request: Request) -> AuditService:

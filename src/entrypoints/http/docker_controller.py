@@ -38,13 +38,25 @@ class DockerController(Controller):
 
     @get("/", summary="The registries the caller has credentials for", responses=RESPONSES)
     async def list_registries(self, principal: Caller, providers: Providers) -> s.DockerRegistries:
-        return s.DockerRegistries(registries=await providers.docker.registries(principal))
+        entries = await providers.docker.registries(principal)
+        return s.DockerRegistries(
+            registries=[e.registry for e in entries],
+            entries=[
+                s.DockerRegistryEntry(registry=e.registry, last_used_at=e.last_used_at, last_validated=e.last_validated)
+                for e in entries
+            ],
+        )
 
     @get("/{registry:str}", summary="A registry's credentials without the password", responses=RESPONSES)
     async def read(self, registry: Registry, principal: Caller, providers: Providers) -> s.DockerCredentialsRead:
         c = await providers.docker.get(principal, registry)
         return s.DockerCredentialsRead(
-            registry=c.registry, username=c.username, email=c.email, version=c.version, last_validated=c.last_validated
+            registry=c.registry,
+            username=c.username,
+            email=c.email,
+            version=c.version,
+            last_validated=c.last_validated,
+            last_used_at=c.last_used_at,
         )
 
     @get(

@@ -30,12 +30,17 @@ class EnvironmentSecretsController(Controller):
     async def store(
         self, env_id: EnvId, data: JSONBody[s.EnvSecretCreate], principal: Caller, providers: Providers
     ) -> s.EnvSecretStored:
-        written = await providers.environments.set(principal, env_id, data.key, SecretValue(data.value))
+        written = await providers.environments.set(
+            principal, env_id, data.key, SecretValue(data.value), ttl=data.ttl, expires_at=data.expires_at
+        )
         return s.EnvSecretStored(success=True, key=data.key, version=written.version)
 
     @get("/", summary="The environment's variable names (never values)", responses=RESPONSES)
     async def list_keys(self, env_id: EnvId, principal: Caller, providers: Providers) -> s.EnvSecretList:
-        return s.EnvSecretList(secrets=await providers.environments.keys(principal, env_id))
+        found = await providers.environments.listing(principal, env_id)
+        return s.EnvSecretList(
+            secrets=sorted(found.variables), expired=list(found.expired), expires_at=dict(found.expires_at)
+        )
 
     @post(
         "/bulk",
@@ -103,7 +108,11 @@ class EnvironmentSecretsController(Controller):
     async def read(self, env_id: EnvId, key: EnvKey, principal: Caller, providers: Providers) -> s.EnvSecretRead:
         view = await providers.environments.get(principal, env_id, key)
         return s.EnvSecretRead(
-            key=view.key, value=view.value.reveal(), created_at=view.created_at, version=view.version
+            key=view.key,
+            value=view.value.reveal(),
+            created_at=view.created_at,
+            version=view.version,
+            expires_at=view.expires_at,
         )
 
     @delete(
@@ -112,3 +121,33 @@ class EnvironmentSecretsController(Controller):
     async def remove(self, env_id: EnvId, key: EnvKey, principal: Caller, providers: Providers) -> s.EnvSecretDeleted:
         await providers.environments.delete(principal, env_id, key)
         return s.EnvSecretDeleted(success=True, key=key)
+
+
+class EnvironmentValuesController(Controller):
+    """`/api/v1/environments/{env_id}/values`: outside `.../secrets/`, where any name is a variable."""
+
+    path = "/api/v1/environments/{env_id:str}"
+    tags = ["environments"]
+    dependencies = PROVIDER_DEPENDENCIES
+
+    @get(
+        "/values",
+        summary="Every variable of the environment with its value: one audited read",
+        description="What `mirage-secrets run` and `env export --reveal` use. The whole read is one `export` "
+        "event; `purpose` (`run` or `export`) is recorded with it.",
+        responses=RESPONSES,
+    )
+    async def values(
+        self,
+        env_id: EnvId,
+        principal: Caller,
+        providers: Providers,
+        purpose: Annotated[str | None, QueryParameter(description="run or export", max_length=16)] = None,
+    ) -> s.EnvValuesRead:
+        found = await providers.environments.values(principal, env_id, purpose=purpose)
+        return s.EnvValuesRead(
+            environment=env_id,
+            version=found.version,
+            secrets={k: v.reveal() for k, v in sorted(found.variables.items())},
+            expired=list(found.expired),
+        )

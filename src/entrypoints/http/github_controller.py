@@ -38,6 +38,9 @@ class GitHubController(Controller):
             token_type=st.token_type,
             expires_at=st.expires_at,
             expires_soon=st.expires_soon,
+            expires_in_days=st.expires_in_days,
+            warning=st.warning,
+            repository_count=st.repository_count,
         )
 
     @delete("/", status_code=200, summary="Soft-delete the GitHub token", responses=RESPONSES)

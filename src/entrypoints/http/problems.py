@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from adapters.telemetry.metrics import record_auth_failure
 from domain import credentials, errors, providers
 from domain.audit import AuditUnavailable
+from domain.lifecycle import SecretExpired
 from entrypoints.http.schemas import ProblemDetail
 
 log = logging.getLogger("mirage.http")
@@ -30,6 +31,7 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.SecretNotFound, 404, "secret-not-found"),
     (errors.VersionNotFound, 404, "version-not-found"),
     (errors.VersionGone, 410, "version-deleted"),
+    (SecretExpired, 410, "secret-expired"),
     (errors.VersionConflict, 409, "version-conflict"),
     (errors.VaultUnavailable, 503, "vault-unavailable"),
     (errors.StorageUnavailable, 503, "storage-unavailable"),

@@ -27,6 +27,9 @@ class RailwayStatusRead(msgspec.Struct):
     source: str | None
     version: int | None = None
     token_kind: str | None = None
+    expires_at: datetime | None = None
+    expires_in_days: int | None = None
+    warning: str | None = None  # within 14 days of `expires_at`
 
 
 class RailwayValidationRead(msgspec.Struct):
@@ -68,6 +71,9 @@ class GitHubStatusRead(msgspec.Struct):
     token_type: str | None = None
     expires_at: datetime | None = None
     expires_soon: bool = False
+    expires_in_days: int | None = None
+    warning: str | None = None  # within 14 days of the expiry GitHub reported
+    repository_count: int | None = None  # repositories the token reaches, as of the last validation
 
 
 class Done(msgspec.Struct):
@@ -87,8 +93,15 @@ class DockerStored(msgspec.Struct):
     version: int
 
 
+class DockerRegistryEntry(msgspec.Struct):
+    registry: str
+    last_used_at: datetime | None = None  # the login last read for use (credentials export, test login)
+    last_validated: datetime | None = None
+
+
 class DockerRegistries(msgspec.Struct):
     registries: list[str]
+    entries: list[DockerRegistryEntry] = msgspec.field(default_factory=list)
 
 
 class DockerCredentialsRead(msgspec.Struct):
@@ -97,6 +110,7 @@ class DockerCredentialsRead(msgspec.Struct):
     email: str | None
     version: int
     last_validated: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class DockerTestRead(msgspec.Struct):
@@ -113,6 +127,8 @@ class DockerDeleted(msgspec.Struct):
 class EnvSecretCreate(msgspec.Struct, forbid_unknown_fields=True):
     key: str
     value: str
+    ttl: int | str | None = None  # seconds or 90s/15m/12h/30d; or expires_at, not both
+    expires_at: datetime | None = None
 
 
 class EnvSecretStored(msgspec.Struct):
@@ -122,7 +138,9 @@ class EnvSecretStored(msgspec.Struct):
 
 
 class EnvSecretList(msgspec.Struct):
-    secrets: list[str]
+    secrets: list[str]  # the live variables
+    expired: list[str] = msgspec.field(default_factory=list)  # past their expiry: never served
+    expires_at: dict[str, datetime] = msgspec.field(default_factory=dict)  # the live ones that expire
 
 
 class EnvSecretRead(msgspec.Struct):
@@ -130,6 +148,16 @@ class EnvSecretRead(msgspec.Struct):
     value: str
     created_at: datetime
     version: int
+    expires_at: datetime | None = None
+
+
+class EnvValuesRead(msgspec.Struct):
+    """Every variable of an environment with its value (one audited read)."""
+
+    environment: str
+    version: int
+    secrets: dict[str, str]
+    expired: list[str] = msgspec.field(default_factory=list)  # left out: past their expiry
 
 
 class EnvSecretDeleted(msgspec.Struct):

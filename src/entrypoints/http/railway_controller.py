@@ -47,6 +47,9 @@ class RailwayController(Controller):
             source=st.source,
             version=st.version,
             token_kind=st.token_kind,
+            expires_at=st.expires_at,
+            expires_in_days=st.expires_in_days,
+            warning=st.warning,
         )
 
     @post("/validate", status_code=200, summary="Ask Railway whether the token in use works", responses=RESPONSES)

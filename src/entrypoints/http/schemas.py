@@ -9,6 +9,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 Version = Annotated[int, Meta(ge=1, description="a version number, starting at 1")]
+Ttl = Annotated[int | str, Meta(description="seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days)")]
+RotateEvery = Annotated[int, Meta(description="days after the last new value that a rotation is due")]
 
 
 class ProblemDetail(msgspec.Struct, omit_defaults=True):
@@ -33,6 +35,9 @@ class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):
     type: str | None = None
     description: str | None = None
     cas: Annotated[int, Meta(ge=0)] | None = None
+    ttl: Ttl | None = None  # or expires_at, not both
+    expires_at: datetime | None = None
+    rotate_every: RotateEvery | None = None
 
 
 class SecretStored(msgspec.Struct):
@@ -50,6 +55,10 @@ class SecretSummary(msgspec.Struct):
     version: int
     description: str | None = None
     last_accessed_at: datetime | None = None
+    version_count: int = 1  # versions Vault keeps (the last 10)
+    expires_at: datetime | None = None
+    expired: bool = False  # past `expires_at`: the value is no longer served (410)
+    rotate_every: int | None = None
 
 
 class SecretList(msgspec.Struct):
@@ -65,6 +74,9 @@ class SecretMetadataRead(msgspec.Struct):
     current_version: int
     description: str | None = None
     last_validated: datetime | None = None
+    expires_at: datetime | None = None
+    expired: bool = False
+    rotate_every: int | None = None
 
 
 class SecretRead(msgspec.Struct):
@@ -116,6 +128,23 @@ class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
     tags: list[str] | UnsetType = UNSET
     type: str | UnsetType = UNSET
     description: str | UnsetType | None = UNSET
+    ttl: Ttl | UnsetType | None = UNSET  # null (or expires_at null) clears the expiry
+    expires_at: datetime | UnsetType | None = UNSET
+    rotate_every: RotateEvery | UnsetType | None = UNSET
+
+
+class ExpiringRead(msgspec.Struct):
+    key: str
+    type: str
+    due_at: datetime
+    days_left: int
+    source: str  # provider, ttl or rotation_reminder
+    expired: bool
+
+
+class ExpiringList(msgspec.Struct):
+    within_days: float
+    secrets: list[ExpiringRead]
 
 
 class DatabaseHealthRead(msgspec.Struct):

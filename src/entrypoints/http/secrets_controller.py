@@ -10,12 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
+from domain.lifecycle import is_expired, warning_window
 from domain.secrets import SecretMetadata, SecretRecord
 from domain.values import Principal, SecretValue
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
+from services.secret_lifecycle import ExpiringSecretsService
 from services.secret_service import UNSET as SERVICE_UNSET
-from services.secret_service import SecretService
+from services.secret_service import SecretService, utc_now
 
 # Set on a read served from cache while Vault is unreachable: the value's age in seconds.
 STALE_HEADER = "X-Secrets-Stale"
@@ -44,6 +46,9 @@ class SecretsController(Controller):
             secret_type=data.type,
             description=data.description,
             cas=data.cas,
+            ttl=data.ttl,
+            expires_at=data.expires_at,
+            rotate_every=data.rotate_every,
         )
         return schemas.SecretStored(success=True, key=stored.key, version=stored.version)
 
@@ -58,6 +63,36 @@ class SecretsController(Controller):
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
         return summaries(records)
+
+    @get(
+        "/expiring",
+        summary="The caller's secrets and provider tokens that expire or are due for rotation soon",
+        description="`within` is a duration (`14d`, `12h`, or seconds; default 14d, at most 366d). `source` says "
+        "where the date comes from: `provider` (e.g. GitHub's token expiration), `ttl` or `rotation_reminder`.",
+        responses=PROBLEM_RESPONSES,
+    )
+    async def expiring(
+        self,
+        principal: Caller,
+        expiring_service: NamedDependency[ExpiringSecretsService],
+        within: Annotated[str | None, QueryParameter(description="a duration, e.g. 14d", max_length=16)] = None,
+    ) -> schemas.ExpiringList:
+        window = warning_window(within)
+        notices = await expiring_service.expiring(principal, window)
+        return schemas.ExpiringList(
+            within_days=window.total_seconds() / 86400,
+            secrets=[
+                schemas.ExpiringRead(
+                    key=n.key,
+                    type=n.secret_type,
+                    due_at=n.due_at,
+                    days_left=n.days_left,
+                    source=n.source.value,
+                    expired=n.expired,
+                )
+                for n in notices
+            ],
+        )
 
     @get(
         "/{key:str}",
@@ -155,6 +190,9 @@ class SecretsController(Controller):
             tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
             secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
             description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
+            ttl=SERVICE_UNSET if data.ttl is schemas.UNSET else data.ttl,
+            expires_at=SERVICE_UNSET if data.expires_at is schemas.UNSET else data.expires_at,
+            rotate_every=SERVICE_UNSET if data.rotate_every is schemas.UNSET else data.rotate_every,
         )
         return _metadata_read(
             metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
@@ -173,10 +211,14 @@ def _metadata_read(
         current_version=current_version,
         description=metadata.description,
         last_validated=metadata.last_validated,
+        expires_at=metadata.expires_at,
+        expired=is_expired(metadata.expires_at, utc_now()),
+        rotate_every=metadata.rotate_every_days,
     )
 
 
 def summaries(records: list[SecretRecord]) -> schemas.SecretList:
+    now = utc_now()
     return schemas.SecretList(
         secrets=[
             schemas.SecretSummary(
@@ -188,6 +230,10 @@ def summaries(records: list[SecretRecord]) -> schemas.SecretList:
                 version=r.current_version,
                 description=r.description,
                 last_accessed_at=r.last_accessed_at,
+                version_count=r.version_count,
+                expires_at=r.expires_at,
+                expired=is_expired(r.expires_at, now),
+                rotate_every=r.rotate_every_days,
             )
             for r in records
         ]
