@@ -19,7 +19,7 @@ write as the values. An expired variable is never served: a read of it is 410, a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,7 +110,7 @@ def _join(variables: Mapping[str, SecretValue], expiries: Mapping[str, datetime]
     return {**variables, EXPIRY_FIELD: SecretValue(json.dumps(kept, separators=(",", ":")))}
 
 
-def _refuse_reserved(names) -> None:
+def _refuse_reserved(names: Iterable[str]) -> None:
     for name in names:
         if name.lower().startswith(_RESERVED_PREFIX):
             raise InvalidInput(f"names starting with {_RESERVED_PREFIX!r} are reserved", field="key")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -372,7 +374,7 @@ class SecretService:
             return self._view(locator, await self._read_vault(principal, locator, version=None))
         generation = self._generations.get(locator.path, 0)
         cached = await self._cache.get(locator.path)
-        age = self._now() - cached.cached_at if cached else None
+        age = self._now() - cached.cached_at if cached else math.inf
         if cached and age < self._policy.ttl_seconds:
             return self._view(locator, cached)
         try:
@@ -446,10 +448,18 @@ class SecretService:
 
     # -- admins: metadata and revocation, never values ------------------------------------------
 
-    async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
+    async def list_for_owner(
+        self,
+        admin: Principal,
+        owner_id: str,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> builtins.list[SecretRecord]:
         authorize(admin, AdminAbility.LIST_USER_SECRETS)
         locate(owner_id, "github")  # validates the owner id before it reaches any query
-        return await self._index.list(owner_id, **filters)
+        return await self._index.list(owner_id, secret_type=secret_type, tags=tags, query=query)
 
     async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
         """Soft-delete another user's secret, forcing them to configure it again."""

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import Executable, FromClause, TableClause, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -284,7 +285,8 @@ class SqlSecretLifecycleIndex:
 
     async def _claim(self, statement: Any) -> bool:
         async with _transaction(self._db) as session:
-            result = await session.execute(statement)
+            # An UPDATE/DELETE: the result is a CursorResult, which knows how many rows matched.
+            result = cast(CursorResult[Any], await session.execute(statement))
         return bool(result.rowcount)
 
 
