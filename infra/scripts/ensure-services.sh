@@ -98,16 +98,19 @@ ensure_redis() {
     echo "redis: ok ($action)"
 }
 
-# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B).
+# The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
+# the alert tests run promtool (Debian's prometheus package); the backup tests run pg_dump.
 ensure_test_tools() {
     local missing=()
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+    command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+    command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd)"
+        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump)"
     fi
 }
 

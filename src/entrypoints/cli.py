@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
+from entrypoints.commands import backup, index, vault_ops
 from entrypoints.commands import lifecycle as lifecycle_commands
 from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
@@ -74,6 +75,7 @@ def _bootstrap_vault() -> list[str]:
         secret_id=vault.secret_id,
         namespace=vault.namespace,
         verify=not vault.skip_verify,
+        addresses=vault.all_addresses,
     )
     jwt = None
     auth = load_optional_auth_settings(os.environ)
@@ -297,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap", help="KV v2 mount, policies, JWT auth (when AUTH_* are set) and the AppRole role; idempotent"
     )
     bootstrap.set_defaults(handler=cmd_vault_bootstrap)
+    vault_ops.register(vault_commands)
+    backup.register(commands)
+    index.register(commands)
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)

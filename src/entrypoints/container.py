@@ -36,7 +36,7 @@ from adapters.telemetry.tracing import (
 )
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
-from adapters.vault.client import build_client
+from adapters.vault.client import build_client, pooled_session
 from adapters.vault.hvac_vault import HvacSecretVault
 from adapters.vault.resilient import ResilientSecretVault
 from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
@@ -336,6 +336,7 @@ async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> R
             namespace=vault_settings.namespace,
             verify=not vault_settings.skip_verify,
             timeout=vault_settings.timeout_seconds,
+            addresses=vault_settings.all_addresses,
         )
 
     service_client = client(vault_settings.token)
@@ -370,6 +371,7 @@ def _build_vault_sessions(settings: Settings, service_vault: SecretVault, breake
         namespace=vault_settings.namespace,
         verify=not vault_settings.skip_verify,
         timeout=vault_settings.timeout_seconds,
+        session=pooled_session(vault_settings.all_addresses),  # follows the active node too
     )
 
 

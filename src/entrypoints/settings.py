@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -22,7 +23,7 @@ class SettingsError(ValueError):
 
 
 class VaultSettings(msgspec.Struct, frozen=True):
-    addr: str
+    addr: str  # the first of `addresses`: what single-address clients use
     token: str | None = None
     role_id: str | None = None
     secret_id: str | None = None
@@ -37,6 +38,13 @@ class VaultSettings(msgspec.Struct, frozen=True):
     retry_attempts: int = 3
     breaker_failures: int = 5
     breaker_cooldown_seconds: int = 10
+    # Every node of an HA cluster (VAULT_ADDR="http://a:8200,http://b:8200"); the clients follow the
+    # active one (adapters/vault/address_pool.py). Empty means just `addr`.
+    addresses: tuple[str, ...] = ()
+
+    @property
+    def all_addresses(self) -> tuple[str, ...]:
+        return self.addresses or (self.addr,)
 
     def __repr__(self) -> str:  # the token and secret id must never reach a log line
         return (
@@ -186,9 +194,8 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         raise SettingsError("set either VAULT_SECRET_ID or VAULT_WRAPPED_SECRET_ID, not both")
     if role_id and not (secret_id or wrapped):
         raise SettingsError("VAULT_ROLE_ID needs VAULT_SECRET_ID or VAULT_WRAPPED_SECRET_ID")
-    addr = _required(env, "VAULT_ADDR")
-    if not addr.startswith(("http://", "https://")):
-        raise SettingsError(f"VAULT_ADDR must be an http(s) URL, not {addr!r}")
+    addresses = _vault_addresses(_required(env, "VAULT_ADDR"))
+    addr = addresses[0]
     mount = (_optional(env, "VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
     if not mount or "/" in mount:
         raise SettingsError(f"VAULT_MOUNT must be a single path segment, not {mount!r}")
@@ -199,6 +206,7 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         user_auth=user_auth,
         jwt_auth_path=(_optional(env, "VAULT_JWT_AUTH_PATH") or "jwt").strip("/"),
         addr=addr,
+        addresses=addresses,
         token=token,
         role_id=role_id,
         secret_id=secret_id,
@@ -214,6 +222,21 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         skip_verify=_flag(env, "VAULT_SKIP_VERIFY"),
         mount=mount,
     )
+
+
+def _vault_addresses(raw: str) -> tuple[str, ...]:
+    """VAULT_ADDR: one URL, or the cluster's nodes as a comma-separated list (no empty entries)."""
+    parts = [part.strip() for part in raw.split(",")]
+    if any(not part for part in parts):
+        raise SettingsError(f"VAULT_ADDR has an empty entry: {raw!r}")
+    addresses: list[str] = []
+    for part in parts:
+        if not part.startswith(("http://", "https://")) or not urlsplit(part).netloc:
+            raise SettingsError(f"VAULT_ADDR must be http(s) URLs, not {part!r}")
+        if part.rstrip("/") in addresses:
+            raise SettingsError(f"VAULT_ADDR names {part!r} twice")
+        addresses.append(part.rstrip("/"))
+    return tuple(addresses)
 
 
 def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
@@ -412,4 +435,86 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         providers=load_provider_settings(env),
         telemetry=load_telemetry_settings(env),
         lifecycle=load_lifecycle_settings(env),
+    )
+
+
+class BackupSettings(msgspec.Struct, frozen=True):
+    """`mirage-secrets backup ...`: where backups go and with which (non-root) Vault identity."""
+
+    directory: Path
+    token: str | None = None  # BACKUP_VAULT_TOKEN: a token with backup-policy only
+    role_id: str | None = None  # or AppRole: BACKUP_VAULT_ROLE_ID + BACKUP_VAULT_SECRET_ID
+    secret_id: str | None = None
+    metrics_file: Path | None = None  # node_exporter textfile for mirage_backup_last_success_timestamp_seconds
+    hourly: bool = False  # keep hourly backups for 7 days as well as daily ones for 30
+    daily_days: int = 30
+    hourly_days: int = 7
+    interval_seconds: int = 86400  # `backup schedule`: one backup per interval
+
+    def __repr__(self) -> str:  # the token and secret id must never reach a log line
+        return f"BackupSettings(directory={str(self.directory)!r}, approle={self.role_id is not None})"
+
+
+def load_backup_settings(env: Mapping[str, str]) -> BackupSettings:
+    token, role_id = _optional(env, "BACKUP_VAULT_TOKEN"), _optional(env, "BACKUP_VAULT_ROLE_ID")
+    secret_id = _optional(env, "BACKUP_VAULT_SECRET_ID")
+    if token and role_id:
+        raise SettingsError("set either BACKUP_VAULT_TOKEN or BACKUP_VAULT_ROLE_ID/BACKUP_VAULT_SECRET_ID, not both")
+    if role_id and not secret_id:
+        raise SettingsError("BACKUP_VAULT_ROLE_ID needs BACKUP_VAULT_SECRET_ID")
+    interval = _seconds(env, "BACKUP_INTERVAL_SECONDS", _default(BackupSettings, "interval_seconds"))
+    if interval < 60:
+        raise SettingsError("BACKUP_INTERVAL_SECONDS must be at least 60")
+    metrics = _optional(env, "BACKUP_METRICS_FILE")
+    return BackupSettings(
+        directory=Path(_optional(env, "BACKUP_DIR") or "backups"),
+        token=token,
+        role_id=role_id,
+        secret_id=secret_id,
+        metrics_file=Path(metrics) if metrics else None,
+        hourly=_flag(env, "BACKUP_HOURLY"),
+        daily_days=max(1, _seconds(env, "BACKUP_DAILY_RETENTION_DAYS", _default(BackupSettings, "daily_days"))),
+        hourly_days=max(1, _seconds(env, "BACKUP_HOURLY_RETENTION_DAYS", _default(BackupSettings, "hourly_days"))),
+        interval_seconds=interval,
+    )
+
+
+def load_vault_addresses(env: Mapping[str, str]) -> tuple[str, ...]:
+    """VAULT_ADDR alone (the operator commands init/unseal/status need no token)."""
+    return _vault_addresses(_required(env, "VAULT_ADDR"))
+
+
+class OperatorSettings(msgspec.Struct, frozen=True):
+    """What the operator commands (`backup ...`, `vault status`) read besides their own settings;
+    nothing here is required, each command says what it needs."""
+
+    mount: str = DEFAULT_MOUNT
+    token: str | None = None  # VAULT_TOKEN
+    role_id: str | None = None  # or AppRole: VAULT_ROLE_ID + VAULT_SECRET_ID
+    secret_id: str | None = None
+    approle_mount: str = "approle"
+    database_url: str | None = None  # DATABASE_URL: dumped with the backup, reconciled after a restore
+    restore_token: str | None = None  # VAULT_RESTORE_TOKEN: the restored cluster's token, if it has one
+
+    def __repr__(self) -> str:  # tokens and the secret id must never reach a log line
+        return f"OperatorSettings(mount={self.mount!r}, approle={self.role_id is not None})"
+
+    __str__ = __repr__
+
+
+def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
+    mount = (_optional(env, "VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
+    if not mount or "/" in mount:
+        raise SettingsError(f"VAULT_MOUNT must be a single path segment, not {mount!r}")
+    database_url = _optional(env, "DATABASE_URL")
+    if database_url is not None:
+        database_url = load_database_settings(env).url  # the same check the service makes
+    return OperatorSettings(
+        mount=mount,
+        token=_optional(env, "VAULT_TOKEN"),
+        role_id=_optional(env, "VAULT_ROLE_ID"),
+        secret_id=_optional(env, "VAULT_SECRET_ID"),
+        approle_mount=(_optional(env, "VAULT_APPROLE_MOUNT") or _default(OperatorSettings, "approle_mount")).strip("/"),
+        database_url=database_url,
+        restore_token=_optional(env, "VAULT_RESTORE_TOKEN"),
     )

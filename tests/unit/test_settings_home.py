@@ -42,6 +42,10 @@ def environment_reads(path: Path, root: Path = ROOT) -> list[str]:
             method = node.func.attr if isinstance(node.func, ast.Attribute) else None
             if method in WRITES_ALLOWED.get(path, set()) and _is_environ(node.func.value):  # type: ignore[union-attr]
                 handed_on.add(id(node.func.value))  # type: ignore[union-attr]
+    for node in ast.walk(tree):
+        # `{**os.environ, ...}`: the whole environment handed on to a child process, no variable read.
+        if isinstance(node, ast.Dict):
+            handed_on.update(id(value) for key, value in zip(node.keys, node.values, strict=True) if key is None)
     found = []
     for node in ast.walk(tree):
         getenv = isinstance(node, ast.Attribute) and node.attr in ("getenv", "getenvb", "environb")

@@ -25,9 +25,9 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, literal, select, tuple_, update
+from sqlalchemy import Table, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,8 +50,9 @@ from domain.audit import (
     retention_event,
 )
 
-EVENTS = AuditEventModel.__table__
-ANCHOR = AuditAnchorModel.__table__
+# The mapped tables (`__table__` is typed as the wider FromClause).
+EVENTS = cast(Table, AuditEventModel.__table__)
+ANCHOR = cast(Table, AuditAnchorModel.__table__)
 
 # pg_advisory_xact_lock key of the chain: "mirage:audit" folded into a bigint.
 CHAIN_LOCK_KEY = 0x6D69726167656175
@@ -107,7 +108,7 @@ class SqlAuditLog:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
 
-    async def close(self, timeout: float = 15.0) -> None:
+    async def close(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109  (the shutdown drain bounds itself)
         """Stop taking appends, commit what is queued, stop the writer. Idempotent."""
         self._closed = True
         writer, queue = self._writer, self._queue
@@ -282,7 +283,7 @@ class SqlAuditLog:
         if after is not None:
             statement = statement.where(
                 tuple_(EVENTS.c.occurred_at, EVENTS.c.id)
-                < tuple_(*after, types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type])
+                < tuple_(*(literal(value) for value in after), types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type])
             )
         statement = statement.order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc()).limit(q.limit + 1)
         try:
@@ -407,9 +408,8 @@ def _is_data_error(error: BaseException) -> bool:
 
 
 def _as_utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _to_stored(row: Any) -> StoredAuditEvent:

@@ -115,7 +115,8 @@ class JwtVaultSessions:
         return session.vault
 
     async def _login(self, principal: Principal) -> _Session:
-        if principal.credential is None:
+        credential = principal.credential
+        if credential is None:
             raise NotAuthenticated("per-user Vault access needs the caller's bearer token")
         client = hvac.Client(
             url=self._addr, namespace=self._namespace, verify=self._verify, timeout=self._timeout, session=self._http
@@ -126,7 +127,7 @@ class JwtVaultSessions:
         try:
             response = await loop.run_in_executor(
                 self._pool,
-                lambda: client.auth.jwt.jwt_login(role=role, jwt=principal.credential.reveal(), path=self._auth_path),
+                lambda: client.auth.jwt.jwt_login(role=role, jwt=credential.reveal(), path=self._auth_path),
             )
         except (requests.ConnectionError, requests.Timeout):
             raise VaultUnavailable("the secret store did not answer") from None
