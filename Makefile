@@ -1,5 +1,5 @@
 # Everything runs from the project venv; `make install` creates it.
-.PHONY: install run test fast lint bench clean clean-data
+.PHONY: install run test fast fuzz lint bench clean clean-data web web-types
 
 install:
 	bash infra/scripts/bootstrap.sh
@@ -18,6 +18,22 @@ fast: install
 	.venv/bin/pytest -q tests/unit tests/contract -m "unit or contract"
 
 # Fails on any lint finding, unformatted file, type error or layer violation.
+# `make test` runs a bounded schemathesis pass (tests/e2e/test_fuzz.py, fixed seed); this is the
+# longer one. FUZZ_SEED picks another seed, FUZZ_MAX_EXAMPLES the cases per operation.
+fuzz: install
+	bash infra/scripts/ensure-services.sh
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} FUZZ_MIN_CALLS=5000 .venv/bin/pytest -q -s tests/e2e/test_fuzz.py
+
+# The web UI alone (make install does it too); web-types regenerates its API types from the
+# service's OpenAPI schema (a test fails while they differ).
+web:
+	bash infra/scripts/build-web.sh
+
+web-types: install
+	.venv/bin/python -m entrypoints.http.openapi_dump web/build/openapi.json
+	cd web && npx --no-install openapi-typescript build/openapi.json -o src/api/schema.d.ts
+	bash infra/scripts/build-web.sh
+
 lint: install
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
@@ -28,7 +44,7 @@ bench: install
 	.venv/bin/python bench/run.py
 
 clean:
-	rm -rf .pytest_cache
+	rm -rf .pytest_cache web/build artifacts
 	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 clean-data:

@@ -34,3 +34,6 @@ else
     echo "bootstrap: uv.lock missing; resolving dependencies (uv sync without --frozen)" >&2
     .venv/bin/uv sync --quiet
 fi
+
+# The web UI served at /ui (Node.js from Debian where missing; skipped when up to date).
+bash infra/scripts/build-web.sh

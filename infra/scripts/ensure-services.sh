@@ -99,10 +99,13 @@ ensure_redis() {
 }
 
 # The registry login tests run Debian's real docker-registry with an htpasswd file (htpasswd -B);
-# the alert tests run promtool (Debian's prometheus package); the backup tests run pg_dump.
+# the alert tests run promtool (Debian's prometheus package); the backup tests run pg_dump;
+# the browser tests run Debian's chromium.
 ensure_test_tools() {
     local missing=()
     [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+    # The browser tests drive Debian's chromium (never a downloaded Playwright browser).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
     command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
     command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
@@ -110,7 +113,7 @@ ensure_test_tools() {
         apt_install "${missing[@]}"
         echo "test tools: installed ${missing[*]}"
     else
-        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump)"
+        echo "test tools: ok (docker-registry, htpasswd, promtool, pg_dump, chromium)"
     fi
 }
 

@@ -26,6 +26,7 @@ STATUS_WARNING_DAYS = 14  # provider status responses carry a `warning` from her
 EXPIRY_REASON = "expired"  # why the cleanup pass deleted a secret (index `deleted_reason`)
 DESTROYING_REASON = "destroying"  # claimed by one cleanup pass for destruction
 
+_MAX_DURATION_SECONDS = 100 * 365 * 86400
 _DURATION = re.compile(r"^([0-9]{1,10})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -49,6 +50,8 @@ def parse_duration(raw: int | str, *, field: str = "ttl") -> timedelta:
         seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds < 0:
         raise InvalidInput("a duration can't be negative", field=field)
+    if seconds > _MAX_DURATION_SECONDS:  # beyond what a timedelta holds: the caller's input, not an overflow
+        raise InvalidInput("a duration is at most 3650 days", field=field)
     return timedelta(seconds=seconds)
 
 

@@ -171,6 +171,10 @@ _REGISTRY_HOST = re.compile(
 )
 
 
+# The key `docker/{host[:port]}` must fit the metadata index's 255-character key column.
+MAX_REGISTRY_LENGTH = 255 - len("docker/")
+
+
 def normalize_registry(registry: str) -> str:
     """The registry's `host[:port]`, lower-cased, from what a user typed.
 
@@ -188,7 +192,7 @@ def normalize_registry(registry: str) -> str:
     # ends up in a Vault path, so repository paths and anything like `..` are refused.
     if path.strip("/") not in ("", "v1", "v2"):
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
-    if not host or len(host) > 253 or not _REGISTRY_HOST.fullmatch(host):
+    if not host or len(host) > MAX_REGISTRY_LENGTH or not _REGISTRY_HOST.fullmatch(host):
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
     return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
 

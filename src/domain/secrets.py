@@ -20,6 +20,11 @@ MAX_VALUE_BYTES = 64 * 1024
 VERSIONS_KEPT = 10
 MAX_TAGS = 12
 MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 bytes.
+# Filters and search text only ever match stored keys, tags and types: nothing longer is useful.
+MAX_FILTER_LENGTH = 128
+# Vault numbers versions with Go integers; anything past a 32-bit count is no real version and
+# must be refused here, before Vault answers it with an error that reads like a permission problem.
+MAX_VERSION = 2**31 - 1
 MAX_KEPT_VERSIONS = 10  # the mount's max_versions (adapters.vault.bootstrap)
 
 # Words the API uses for its own routes or for provider credentials: a custom secret can't take them.
@@ -157,12 +162,39 @@ def validate_custom_type(secret_type: str) -> str:
     return secret_type
 
 
+# C0 and C1 controls, DEL, and the bidirectional overrides/isolates that make text display in
+# another order than it is stored (CVE-2021-42574, "Trojan Source"): never in text a person reads.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_unsafe_text(text: str) -> bool:
+    """True when `text` holds a control character or a bidi override (see `_UNSAFE_TEXT`)."""
+    return _UNSAFE_TEXT.search(text) is not None
+
+
 def validate_description(description: str) -> str:
-    if len(description.encode()) > MAX_DESCRIPTION_BYTES or any(ord(c) < 32 for c in description):
+    if len(description.encode()) > MAX_DESCRIPTION_BYTES or has_unsafe_text(description):
         raise InvalidInput(
-            f"a description is at most {MAX_DESCRIPTION_BYTES} bytes of printable text", field="description"
+            f"a description is at most {MAX_DESCRIPTION_BYTES} bytes of printable text "
+            "(no control characters or bidi overrides)",
+            field="description",
         )
     return description
+
+
+def validate_filter(text: str | None, *, field: str) -> str | None:
+    """A list filter or search text: bounded, printable (a NUL would reach the database's parser)."""
+    if text is None:
+        return None
+    if len(text) > MAX_FILTER_LENGTH or has_unsafe_text(text):
+        raise InvalidInput(f"{field} is at most {MAX_FILTER_LENGTH} printable characters", field=field)
+    return text
+
+
+def validate_version(version: int, *, field: str = "version") -> int:
+    if isinstance(version, bool) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(f"a version is between 1 and {MAX_VERSION}", field=field)
+    return version
 
 
 @dataclass(frozen=True, slots=True)

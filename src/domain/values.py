@@ -52,6 +52,13 @@ _USER_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
 _SECRET_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
+# The same rules as JSON Schema patterns (ECMA regex, no lookahead) for the API schema: a dot is
+# never followed by another, which is what the `".." not in` checks below enforce.
+SECRET_KEY_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?$"
+USER_ID_PATTERN = r"^[A-Za-z0-9_](?:[A-Za-z0-9_@-]|\.[A-Za-z0-9_@-])*\.?$"
+MAX_IDENTIFIER_LENGTH = 128
+
+
 def is_valid_user_id(raw: str) -> bool:
     return bool(_USER_ID.fullmatch(raw)) and ".." not in raw
 

@@ -9,12 +9,23 @@ from litestar import Litestar
 from adapters.telemetry.logging import configure_logging
 from adapters.telemetry.tracing import configure_tracing
 from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from entrypoints.settings import Settings, dev_signing_key_path, load_settings
+
+
+def _configure_telemetry(settings: Settings) -> None:
+    telemetry = settings.telemetry
+    configure_logging(level=telemetry.log_level, json_output=telemetry.log_json)
+    configure_tracing(env=telemetry.otel)  # exporter from the standard OTEL_* variables; none unless configured
 
 
 def app_from_env() -> Litestar:
     settings = load_settings(os.environ)
-    telemetry = settings.telemetry
-    configure_logging(level=telemetry.log_level, json_output=telemetry.log_json)
-    configure_tracing(env=telemetry.otel)  # exporter from the standard OTEL_* variables; none unless configured
+    _configure_telemetry(settings)
+    return create_app(settings=settings)
+
+
+def dev_app_from_env() -> Litestar:
+    """The app `mirage-secrets dev` serves: development mode, with the development sign-in."""
+    settings = load_settings(os.environ, dev_mode=True, dev_signing_key_file=dev_signing_key_path(os.environ))
+    _configure_telemetry(settings)
     return create_app(settings=settings)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from domain.errors import DomainError
+from entrypoints.commands import audit as audit_commands
 from entrypoints.commands import backup, index, vault_ops
 from entrypoints.commands import lifecycle as lifecycle_commands
 from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
     SettingsError,
-    load_audit_retention_days,
     load_data_dir,
     load_database_settings,
     load_dev_vault_port,
@@ -31,12 +32,12 @@ def _data_dir() -> Path:
     return load_data_dir(os.environ)
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, *, factory: str = "entrypoints.asgi:app_from_env") -> None:
     import uvicorn
 
     # A factory string, so that every worker process builds its own clients and pools.
     uvicorn.run(
-        "entrypoints.asgi:app_from_env",
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -52,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Each worker would cache for itself and miss the others' invalidations: stale reads.
         raise SettingsError("several workers need REDIS_URL for a shared cache (or CACHE_TTL_SECONDS=0)")
     if args.migrate:
-        _upgrade_database(settings.database.url)
+        _upgrade_database(settings.database.admin_url or settings.database.url)
     _serve(settings.server.host, settings.server.port, args.workers)
     return 0
 
@@ -97,8 +98,18 @@ def cmd_vault_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    _upgrade_database(load_database_settings(os.environ).url)
+    """Migrate as the tables' owner (--admin-url, else DATABASE_ADMIN_URL, else DATABASE_URL),
+    then give the service's role (DATABASE_URL's user) exactly its privileges; prints each step."""
+    import asyncio
+
+    from adapters.db.roles import apply_service_grants
+
+    settings = load_database_settings(os.environ)
+    admin_url = args.admin_url or settings.admin_url or settings.url
+    _upgrade_database(admin_url)
     print("database schema is up to date")
+    for line in asyncio.run(apply_service_grants(admin_url, settings.url)):
+        print(line)
     return 0
 
 
@@ -112,6 +123,10 @@ def cmd_dev_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything on embedded defaults: local OpenBao, SQLite, in-process cache. Development only."""
     from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
@@ -119,6 +134,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     data_dir = _data_dir()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # uvicorn re-raises a SIGTERM it handled once it has shut down; with Python's default action
+    # that would end the process before `finally` stops OpenBao, leaving it running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     bao = EmbeddedOpenBao(data_dir, port=load_dev_vault_port(os.environ))
     info = bao.start()
     try:
@@ -142,12 +160,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(
             f"\nMirage Secrets (development mode) on {base}\n"
             f"  OpenBao {info.addr}, data and unseal key under {data_dir} (development only)\n"
+            f'  web UI:       {base}/ui  ("Sign in as a development user")\n'
             f"  get a token:  TOKEN=$(.venv/bin/mirage-secrets dev-token alice)\n"
             f'  try it:       curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/secrets\n'
             f"  API schema:   {base}/schema\n",
             flush=True,
         )
-        _serve(settings.server.host, settings.server.port, workers=1)
+        _serve(settings.server.host, settings.server.port, workers=1, factory="entrypoints.asgi:dev_app_from_env")
     finally:
         bao.stop()
     return 0
@@ -226,61 +245,6 @@ def cmd_migrate_tokens(args: argparse.Namespace) -> int:
     return asyncio.run(_migrate_tokens(args))
 
 
-def _retention_days(raw: str | None) -> int:
-    return load_audit_retention_days(os.environ, raw)
-
-
-async def _with_audit_log(work):
-    """Run `work(log)` on an `SqlAuditLog` over DATABASE_URL alone; always closed."""
-    from adapters.db.audit_log import SqlAuditLog
-    from adapters.db.engine import create_database
-    from domain.audit import AuditUnavailable
-
-    database = create_database(load_database_settings(os.environ).url)
-    log = SqlAuditLog(database)
-    try:
-        return await work(log)
-    except AuditUnavailable as exc:
-        cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""
-        raise RuntimeError(f"audit trail unavailable: {exc}{cause}") from None
-    finally:
-        await log.close()
-        await database.dispose()
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    import asyncio
-
-    async def verify(log):
-        return await log.verify()
-
-    result = asyncio.run(_with_audit_log(verify))
-    if result.ok:
-        print(f"audit chain OK: {result.checked} events checked")
-        return 0
-    print(
-        f"audit chain BROKEN at event {result.first_broken_id}: {result.reason} "
-        f"({result.checked} events verified before it)"
-    )
-    return 1
-
-
-def cmd_audit_purge(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from services.audit_service import AuditService
-    from services.audit_trail import AuditTrail
-
-    days = _retention_days(args.days)
-
-    async def purge(log):
-        return await AuditService(log=log, trail=AuditTrail(log), retention_days=days).purge_expired()
-
-    removed = asyncio.run(_with_audit_log(purge))
-    print(f"removed {removed} audit events older than {days} days")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mirage-secrets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -305,7 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+    upgrade = db_commands.add_parser(
+        "upgrade", help="apply all migrations as the owner, then grant the service's role (idempotent)"
+    )
+    upgrade.add_argument("--admin-url", help="the tables' owner (default: DATABASE_ADMIN_URL, else DATABASE_URL)")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
 
     migrate = commands.add_parser(
         "migrate-tokens",
@@ -318,18 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     migrate.set_defaults(handler=cmd_migrate_tokens)
 
-    audit = commands.add_parser("audit", help="the audit trail (needs only DATABASE_URL)")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first broken link").set_defaults(
-        handler=cmd_audit_verify
-    )
-    purge = audit_commands.add_parser(
-        "purge", help="the retention job (daily cron): remove events older than the retention period"
-    )
-    purge.add_argument(
-        "--days", help="retention in days (default: AUDIT_RETENTION_DAYS, else 30; 0 removes everything so far)"
-    )
-    purge.set_defaults(handler=cmd_audit_purge)
+    audit_commands.register(commands)
 
     lifecycle_commands.register(commands)  # secrets cleanup
     run_commands.register(commands)  # run, env export

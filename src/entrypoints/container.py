@@ -26,6 +26,7 @@ from adapters.db.locks import DatabaseJobLock
 from adapters.db.repositories import SqlSecretIndex, SqlSecretLifecycleIndex, SqlUserDirectory
 from adapters.identity.jwt_verifier import JwtVerifier
 from adapters.providers import DockerRegistryLoginTester, GitHubTokenValidatorHttp, RailwayGraphQLTokenValidator
+from adapters.ratelimit.windows import InMemoryWindows, RedisWindows
 from adapters.telemetry.metrics import set_secrets_expiring, track_circuit_breaker
 from adapters.telemetry.tracing import (
     TimedAuditLog,
@@ -34,6 +35,7 @@ from adapters.telemetry.tracing import (
     TracedSecretVault,
     TracedVaultSessions,
 )
+from adapters.vault.audit_witness import VaultChainWitness
 from adapters.vault.breaker import CircuitBreaker
 from adapters.vault.cache_key import load_or_create_cache_key
 from adapters.vault.client import build_client, pooled_session
@@ -56,6 +58,7 @@ from domain.ports import (
     UserDirectory,
     VaultSessions,
 )
+from domain.rate_limits import RateLimits, WindowCounter
 from domain.values import SecretValue
 from entrypoints.settings import Settings
 from services.audit_service import AuditService
@@ -92,6 +95,7 @@ class Container:
     providers: ProviderServices
     cleanup: SecretCleanupService
     expiring: ExpiringSecretsService
+    rate_limits: RateLimits
     # What the root built and must release, in order (overrides are the caller's to close).
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -227,8 +231,16 @@ async def build_container(
     traced_vault = TracedSecretVault(service_vault)
     database = create_database(settings.database.url)  # connects on first use only
     if audit_log is None:
-        sql_audit_log = SqlAuditLog(database)  # its writer task starts on the first append, in the serving loop
-        owned["audit_log"] = sql_audit_log.close  # commits what is still queued
+        witness_interval = settings.database.audit_witness_interval
+        # The chain heads go to Vault under the service's own path (its own identity, not a user's).
+        sql_audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
+            database,
+            witness=VaultChainWitness(traced_vault, settings.database.audit_witness_path)
+            if witness_interval > 0
+            else None,
+            witness_interval=witness_interval or 10.0,
+        )
+        owned["audit_log"] = sql_audit_log.close  # commits what is still queued, witnesses the heads (in Vault)
         audit_log = sql_audit_log
     timed_audit_log = TimedAuditLog(audit_log)
     trail = AuditTrail(timed_audit_log)
@@ -254,7 +266,11 @@ async def build_container(
         ),
     )
     http = build_http_client(settings)
-    order = ("cache", "vaults", "vault", "audit_log")  # the database last: the audit log still writes to it
+    rate_limits = build_rate_limits(settings)
+    if isinstance(rate_limits.counter, RedisWindows):
+        owned["rate_limits"] = rate_limits.counter.close
+    # The audit log before the vault (it witnesses its heads there), the database last (it writes to it).
+    order = ("rate_limits", "cache", "vaults", "audit_log", "vault")
     closers = [http.aclose, *(owned[name] for name in order if name in owned), database.dispose]
     built_cache = cache
     return Container(
@@ -285,6 +301,7 @@ async def build_container(
             http=http,
             adapters=providers,
         ),
+        rate_limits=rate_limits,
         cleanup=build_cleanup_service(settings, vault=traced_vault, database=database, cache=cache, trail=trail),
         expiring=ExpiringSecretsService(
             index=traced_index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
@@ -323,6 +340,15 @@ def build_cleanup_service(
         recovery=recovery if recovery is not None else timedelta(days=settings.lifecycle.recovery_days),
         report_expiring=set_secrets_expiring,
     )
+
+
+def build_rate_limits(settings: Settings) -> RateLimits:
+    """Shared through Redis across workers and instances; per process without REDIS_URL."""
+    limits = settings.rate_limits
+    counter: WindowCounter = (
+        RedisWindows(settings.redis.url, key_prefix=limits.key_prefix) if settings.redis.url else InMemoryWindows()
+    )
+    return RateLimits(counter, provider_calls=limits.provider_calls, failed_auth=limits.failed_auth)
 
 
 async def _build_service_vault(settings: Settings, breaker: CircuitBreaker) -> ResilientSecretVault:

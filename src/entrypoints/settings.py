@@ -6,6 +6,7 @@ otherwise); each one is validated here and listed in the README's settings table
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from domain.rate_limits import Limit
 from services.audit_service import DEFAULT_RETENTION_DAYS
 
 DEFAULT_MOUNT = "mirage"
@@ -54,10 +56,23 @@ class VaultSettings(msgspec.Struct, frozen=True):
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True):
-    url: str
+    """`url`: what the service connects with (on PostgreSQL, a role that may only INSERT and
+    SELECT audit events). `admin_url`: the tables' owner, for `db upgrade` and `audit prune`
+    only (never the serving process). `audit_witness_interval`: seconds between publications of
+    the audit chain heads to Vault (0: off), under `audit_witness_path` of the KV mount (one path
+    per audit database)."""
 
-    def __repr__(self) -> str:  # the URL may carry a password
-        return f"DatabaseSettings(url={_without_password(self.url)!r})"
+    url: str
+    admin_url: str | None = None
+    audit_witness_interval: float = 10.0
+    audit_witness_path: str = "service/audit-witness"
+
+    def __repr__(self) -> str:  # the URLs may carry a password
+        admin = _without_password(self.admin_url) if self.admin_url else None
+        return (
+            f"DatabaseSettings(url={_without_password(self.url)!r}, admin_url={admin!r}, "
+            f"audit_witness_interval={self.audit_witness_interval!r})"
+        )
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -125,6 +140,24 @@ class TelemetrySettings(msgspec.Struct, frozen=True):
     prometheus_multiproc_dir: str | None = None
 
 
+class RateLimitSettings(msgspec.Struct, frozen=True):
+    """Per-user provider calls and per-address failed logins; counted in Redis when REDIS_URL is set."""
+
+    provider_calls: Limit = Limit(10, 60)
+    failed_auth: Limit = Limit(20, 60)
+    key_prefix: str = "mirage:ratelimit:"
+
+
+# The built web UI (`make install` writes it here); UI_DIST_DIR points elsewhere.
+DEFAULT_UI_DIST_DIR = Path(__file__).resolve().parent / "http" / "ui_dist"
+
+
+class UiSettings(msgspec.Struct, frozen=True):
+    dist_dir: str = str(DEFAULT_UI_DIST_DIR)
+    # Only under `mirage-secrets dev`: the key the development sign-in endpoint signs with.
+    dev_signing_key_file: str | None = None
+
+
 class LifecycleSettings(msgspec.Struct, frozen=True):
     recovery_days: int = 30  # an expired secret stays restorable by rollback this long, then is destroyed
     cleanup_interval_seconds: int = 300  # how often the cleanup pass runs; 0: never in the service
@@ -140,6 +173,8 @@ class Settings(msgspec.Struct, frozen=True):
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    ui: UiSettings = UiSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
 
 
@@ -243,7 +278,22 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     url = _required(env, "DATABASE_URL")
     if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         raise SettingsError("DATABASE_URL must be a postgresql+asyncpg:// or sqlite+aiosqlite:// URL")
-    return DatabaseSettings(url=url)
+    admin_url = _optional(env, "DATABASE_ADMIN_URL")
+    if admin_url is not None and admin_url.split("://", 1)[0] != url.split("://", 1)[0]:
+        raise SettingsError("DATABASE_ADMIN_URL must use the same driver as DATABASE_URL")
+    raw_interval = _optional(env, "AUDIT_WITNESS_INTERVAL_SECONDS") or "10"
+    try:
+        interval = float(raw_interval)
+    except ValueError:
+        raise SettingsError(f"AUDIT_WITNESS_INTERVAL_SECONDS must be a number, got {raw_interval!r}") from None
+    if not 0 <= interval <= 86_400 or interval != interval:
+        raise SettingsError("AUDIT_WITNESS_INTERVAL_SECONDS must be between 0 (off) and 86400")
+    witness_path = _optional(env, "AUDIT_WITNESS_PATH") or "service/audit-witness"
+    if not re.fullmatch(r"service/[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", witness_path):
+        raise SettingsError("AUDIT_WITNESS_PATH must be a path under service/ (letters, digits, - and _)")
+    return DatabaseSettings(
+        url=url, admin_url=admin_url, audit_witness_interval=interval, audit_witness_path=witness_path
+    )
 
 
 def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
@@ -377,6 +427,30 @@ def load_web_concurrency(env: Mapping[str, str]) -> int:
     return _whole_number(env, "WEB_CONCURRENCY", 1, minimum=1, maximum=256)
 
 
+_WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def _limit(env: Mapping[str, str], name: str, default: Limit) -> Limit:
+    """`N/second`, `N/minute` or `N/hour` (e.g. `10/minute`)."""
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    count, _, unit = raw.partition("/")
+    count, unit = count.strip(), unit.strip().lower()
+    if not (count.isascii() and count.isdigit()) or int(count) < 1 or unit not in _WINDOW_UNITS:
+        raise SettingsError(f"{name} must look like 10/minute (per second, minute or hour), not {raw!r}")
+    return Limit(int(count), _WINDOW_UNITS[unit])
+
+
+def load_rate_limit_settings(env: Mapping[str, str]) -> RateLimitSettings:
+    defaults = RateLimitSettings()
+    return RateLimitSettings(
+        provider_calls=_limit(env, "RATE_LIMIT_PROVIDER_CALLS", defaults.provider_calls),
+        failed_auth=_limit(env, "RATE_LIMIT_FAILED_AUTH", defaults.failed_auth),
+        key_prefix=_optional(env, "RATE_LIMIT_KEY_PREFIX") or defaults.key_prefix,
+    )
+
+
 MAX_RECOVERY_DAYS = 3650
 
 
@@ -422,8 +496,32 @@ def environment_for_child(env: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if name != CLIENT_TOKEN_VARIABLE}
 
 
-def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings:
-    """Build settings from environment variables; raises `SettingsError` with one clear line."""
+def dev_data_dir(env: Mapping[str, str]) -> Path:
+    """Where `mirage-secrets dev` keeps OpenBao's data, the SQLite file and the dev signing key."""
+    return load_data_dir(env)
+
+
+def dev_signing_key_path(env: Mapping[str, str]) -> Path:
+    return dev_data_dir(env) / "auth" / "dev-signing-key.pem"
+
+
+def load_ui_settings(env: Mapping[str, str], *, dev_signing_key_file: Path | None = None) -> UiSettings:
+    dist_dir = _optional(env, "UI_DIST_DIR")
+    return UiSettings(
+        dist_dir=str(Path(dist_dir).resolve()) if dist_dir else str(DEFAULT_UI_DIST_DIR),
+        dev_signing_key_file=str(dev_signing_key_file) if dev_signing_key_file else None,
+    )
+
+
+def load_settings(
+    env: Mapping[str, str], *, dev_mode: bool = False, dev_signing_key_file: Path | None = None
+) -> Settings:
+    """Build settings from environment variables; raises `SettingsError` with one clear line.
+
+    Development mode (and the key its sign-in endpoint signs with) is never read from the
+    environment: only `mirage-secrets dev` turns it on, so no production setting can."""
+    if dev_signing_key_file is not None and not dev_mode:
+        raise SettingsError("a development signing key is for development mode only")
     return Settings(
         vault=load_vault_settings(env),
         database=load_database_settings(env),
@@ -434,6 +532,8 @@ def load_settings(env: Mapping[str, str], *, dev_mode: bool = False) -> Settings
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
         telemetry=load_telemetry_settings(env),
+        rate_limits=load_rate_limit_settings(env),
+        ui=load_ui_settings(env, dev_signing_key_file=dev_signing_key_file),
         lifecycle=load_lifecycle_settings(env),
     )
 
@@ -518,3 +618,8 @@ def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
         database_url=database_url,
         restore_token=_optional(env, "VAULT_RESTORE_TOKEN"),
     )
+
+
+def vault_configured(env: Mapping[str, str]) -> bool:
+    """Whether VAULT_ADDR is set (`audit verify` then checks the heads witnessed in Vault too)."""
+    return _optional(env, "VAULT_ADDR") is not None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import errors
-from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditUnavailable
+from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditUnavailable, trail_key
 from domain.credentials import CredentialMissing
 from domain.lifecycle import SecretExpired
 from domain.ports import AuditLog
@@ -18,6 +18,9 @@ from domain.request_context import current_request
 from domain.values import Principal
 
 log = logging.getLogger("mirage.audit")
+
+# InvalidInput fields that name the key itself: the key was refused.
+_KEY_FIELDS = frozenset({"key", "registry"})
 
 # Most specific first.
 _OUTCOMES: list[tuple[type[Exception], AuditOutcome]] = [
@@ -85,8 +88,10 @@ class AuditTrail:
         try:
             yield note
         except BaseException as exc:
+            # A refused key is never recorded as if it were one (see `trail_key`).
+            refused = isinstance(exc, errors.InvalidInput) and exc.field in _KEY_FIELDS
             reason = _reason(exc) if note.reason is None else f"{note.reason}; {_reason(exc)}"
-            event = self._event(principal, action, note, subject_user_id, outcome_of(exc), reason)
+            event = self._event(principal, action, note, subject_user_id, outcome_of(exc), reason, refused=refused)
             await self._append_quietly(event)
             raise
         outcome = note.outcome or AuditOutcome.SUCCESS
@@ -110,6 +115,8 @@ class AuditTrail:
         subject_user_id: str | None,
         outcome: AuditOutcome,
         reason: str | None,
+        *,
+        refused: bool = False,
     ) -> AuditEvent:
         context = current_request.get()
         action = note.action or action
@@ -117,7 +124,7 @@ class AuditTrail:
             actor_id=principal.user_id,
             actor_is_admin=principal.is_admin,
             subject_user_id=subject_user_id or principal.user_id,
-            secret_key=note.key,
+            secret_key=trail_key(note.key, refused=refused),
             secret_type=note.secret_type,
             action=action,
             outcome=outcome,

@@ -31,9 +31,11 @@ def validate_token(token: SecretValue, field: str) -> None:
     plain = token.reveal()
     if not plain.strip():
         raise InvalidInput("the token must not be empty", field=field)
-    if token.byte_length() > MAX_TOKEN_BYTES or any(ord(c) < 33 for c in plain):
+    # Tokens travel in HTTP headers, which are ASCII: printable ASCII only (0x21-0x7e), checked
+    # before any call, so a non-ASCII token is the caller's 422 and never an encoding error.
+    if token.byte_length() > MAX_TOKEN_BYTES or not all(33 <= ord(c) <= 126 for c in plain):
         raise InvalidInput(
-            f"a token is at most {MAX_TOKEN_BYTES} bytes without spaces or control characters", field=field
+            f"a token is at most {MAX_TOKEN_BYTES} bytes of printable ASCII, without spaces", field=field
         )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import math
+import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.authorization import AdminAbility, authorize
 from domain.check_and_set import retry_on_conflict
@@ -27,14 +30,18 @@ from domain.secrets import (
     validate_custom_key,
     validate_custom_type,
     validate_description,
+    validate_filter,
     validate_tags,
     validate_value,
+    validate_version,
 )
 from domain.values import Principal, SecretValue
 
 # When the caller did not ask for check-and-set, a lost race is retried: Vault still refuses a
 # blind overwrite, we just read the new current version and write on top of it.
-_UNCONDITIONAL_WRITE_ATTEMPTS = 8
+# Every round of a race has a winner, so N concurrent plain writers need at most N rounds.
+_UNCONDITIONAL_WRITE_ATTEMPTS = 64
+_RETRY_SPREAD_SECONDS = 0.002
 
 
 def utc_now() -> datetime:
@@ -144,10 +151,9 @@ class SecretService:
         locator = locate(principal.user_id, key)
 
         vault = await self._vaults.for_principal(principal)
-        async with self._changing(locator):
-            metadata, written, previous = await self._write_value(vault, locator, value, cas=cas)
-            await self._users.ensure(principal.user_id)  # after the write: a refused write leaves no trace
-            metadata = replace(
+
+        def amend(metadata: SecretMetadata) -> SecretMetadata:
+            return replace(
                 metadata,
                 secret_type=secret_type or metadata.secret_type,
                 tags=tags if tags is not None else metadata.tags,
@@ -156,18 +162,80 @@ class SecretService:
                 expires_at=expiry or self._pending(metadata.expires_at),
                 rotate_every_days=rotate_every if rotate_every is not None else metadata.rotate_every_days,
             )
-            await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
+
+        written, previous, _ = await self._write_whole(
+            principal, vault, locator, {locator.value_field: value}, amend=amend, cas=cas
+        )
         return StoredVersion(key=key, version=written, previous_version=previous)
+
+    async def _write_whole(
+        self,
+        principal: Principal,
+        vault: SecretVault,
+        locator: SecretLocator,
+        data: Mapping[str, SecretValue],
+        *,
+        amend: Callable[[SecretMetadata], SecretMetadata] | None,
+        cas: int | None,
+    ) -> tuple[int, int, SecretMetadata]:
+        """Value, metadata and index row, ordered and undone so that a failure leaves nothing visible.
+
+        Everything was validated before this is called.
+        - A new path: the value first (Vault records the create), then its metadata and index
+          row; if either fails, the new version is soft-deleted, so no readable secret is
+          missing from the list.
+        - An existing path: changed metadata first, then the value; a failed value write puts the
+          previous metadata back, and a failed index write after a first live version (a revived
+          secret) soft-deletes it. A later version of a listed secret stays written: it is listed
+          already, and the next write brings its index row up to date.
+        """
+        async with self._changing(locator):
+            current = await vault.read_metadata(locator.path)
+            current_version = current.current_version if current else 0
+            if cas is not None and cas != current_version:  # before any write
+                raise VersionConflict(
+                    f"the secret is at version {current_version}, not {cas}", current_version=current_version
+                )
+            metadata = self._metadata_or_new(locator, current)
+            if amend is not None:
+                metadata = amend(metadata)
+            if current is None:
+                _, written, previous = await self._write_data(vault, locator, data, cas=cas)
+                try:
+                    await vault.set_custom_metadata(locator.path, metadata.to_vault())
+                    await self._record(principal, locator, metadata, written)
+                except BaseException:
+                    await _quietly(vault.soft_delete(locator.path))
+                    raise
+                return written, previous, metadata
+            # Unchanged metadata is not written again: concurrent writers of a value alone then never
+            # touch it, so no lost race can put an older copy back.
+            changed = metadata.to_vault() != dict(current.custom)
+            if changed:
+                await vault.set_custom_metadata(locator.path, metadata.to_vault())
+            try:
+                _, written, previous = await self._write_data(vault, locator, data, cas=cas)
+            except BaseException:
+                if changed:
+                    await _quietly(vault.set_custom_metadata(locator.path, dict(current.custom)))
+                raise
+            try:
+                await self._record(principal, locator, metadata, written)
+            except BaseException:
+                if previous == 0 or not current.is_live:
+                    await _quietly(vault.soft_delete(locator.path))
+                raise
+        return written, previous, metadata
+
+    async def _record(
+        self, principal: Principal, locator: SecretLocator, metadata: SecretMetadata, version: int
+    ) -> None:
+        """The user row and the index row of a written version (after the write: a refused write leaves no trace)."""
+        await self._users.ensure(principal.user_id)
+        await self._index_upsert(locator, metadata, version=version, updated_at=self._clock(), new_value=True)
 
     def _pending(self, expires_at: datetime | None) -> datetime | None:
         return None if is_expired(expires_at, self._clock()) else expires_at
-
-    async def _write_value(
-        self, vault: SecretVault, locator: SecretLocator, value: SecretValue, *, cas: int | None
-    ) -> tuple[SecretMetadata, int, int]:
-        """Write a new version with check-and-set. Returns (metadata to keep, new, previous version)."""
-        return await self._write_data(vault, locator, {locator.value_field: value}, cas=cas)
 
     async def _write_data(
         self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None
@@ -188,7 +256,19 @@ class SecretService:
                 )
             return (await vault.write(locator.path, data, cas=expected)).version
 
-        version = await retry_on_conflict(write, attempts=1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS)
+        async def spread(attempt: int) -> None:
+            # Spread the retries of writers that lost the same race, so one of them wins each round.
+            await asyncio.sleep(random.uniform(0, _RETRY_SPREAD_SECONDS * (attempt + 1)))
+
+        try:
+            version = await retry_on_conflict(
+                write, attempts=1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS, pause=spread
+            )
+        except VersionConflict as conflict:
+            if conflict.current_version is not None:
+                raise  # the caller's cas was stale: the version it names is current
+            latest = await vault.read_metadata(locator.path)
+            raise VersionConflict(str(conflict), current_version=latest.current_version if latest else None) from None
         return self._metadata_or_new(locator, current), version, current_version
 
     def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
@@ -231,6 +311,7 @@ class SecretService:
         return sum(1 for v in metadata.versions if not v.destroyed)
 
     async def rollback(self, principal: Principal, key: str, *, to_version: int) -> Rollback:
+        validate_version(to_version, field="to_version")
         locator = locate(principal.user_id, key)
         vault = await self._vaults.for_principal(principal)
         try:
@@ -274,14 +355,13 @@ class SecretService:
             if value.byte_length() > MAX_VALUE_BYTES:
                 validate_value(value)
         vault = await self._vaults.for_principal(principal)
-        async with self._changing(locator):
-            metadata, written, previous = await self._write_data(vault, locator, data, cas=cas)
-            await self._users.ensure(principal.user_id)
+
+        def finish(metadata: SecretMetadata) -> SecretMetadata:
             if amend is not None:
                 metadata = amend(metadata)
-            metadata = replace(metadata, expires_at=self._pending(metadata.expires_at))  # as `store` does
-            await vault.set_custom_metadata(locator.path, metadata.to_vault())
-            await self._index_upsert(locator, metadata, version=written, updated_at=self._clock(), new_value=True)
+            return replace(metadata, expires_at=self._pending(metadata.expires_at))  # as `store` does
+
+        written, previous, metadata = await self._write_whole(principal, vault, locator, data, amend=finish, cas=cas)
         return StoredVersion(key=key, version=written, previous_version=previous), metadata
 
     async def amend_metadata(
@@ -388,6 +468,7 @@ class SecretService:
         return self._view(locator, snapshot)
 
     async def get_version(self, principal: Principal, key: str, version: int) -> SecretView:
+        validate_version(version)
         locator = locate(principal.user_id, key)
         return self._unexpired(self._view(locator, await self._read_vault(principal, locator, version=version)))
 
@@ -444,7 +525,7 @@ class SecretService:
         tags: Sequence[str] = (),
         query: str | None = None,
     ) -> list[SecretRecord]:
-        return await self._index.list(principal.user_id, secret_type=secret_type, tags=tags, query=query)
+        return await self._index.list(principal.user_id, **_checked_filters(secret_type, tags, query))
 
     # -- admins: metadata and revocation, never values ------------------------------------------
 
@@ -459,7 +540,7 @@ class SecretService:
     ) -> builtins.list[SecretRecord]:
         authorize(admin, AdminAbility.LIST_USER_SECRETS)
         locate(owner_id, "github")  # validates the owner id before it reaches any query
-        return await self._index.list(owner_id, secret_type=secret_type, tags=tags, query=query)
+        return await self._index.list(owner_id, **_checked_filters(secret_type, tags, query))
 
     async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
         """Soft-delete another user's secret, forcing them to configure it again."""
@@ -477,6 +558,21 @@ class SecretService:
         if metadata is None or not metadata.is_live:
             raise SecretNotFound("no secret is stored under this key")
         return metadata
+
+
+def _checked_filters(secret_type: str | None, tags: Sequence[str], query: str | None) -> dict[str, Any]:
+    """List filters as the index may receive them: bounded and printable, else `InvalidInput`."""
+    return {
+        "secret_type": validate_filter(secret_type, field="type"),
+        "tags": [validate_filter(tag, field="tag") or "" for tag in tags],
+        "query": validate_filter(query, field="q"),
+    }
+
+
+async def _quietly(undo: Awaitable[None]) -> None:
+    """Run a compensating step; its own failure must not hide the error that made it necessary."""
+    with contextlib.suppress(Exception):  # the caller re-raises the original error
+        await undo
 
 
 def _decode_metadata(locator: SecretLocator, custom: Mapping[str, str], created_at: datetime) -> SecretMetadata:

@@ -88,7 +88,18 @@ OPERATIONS = [
         "taken",
         None,
     ),
-    ("422 bad key", "POST", SECRETS, {"key": "bad key!", "value": "x"}, 422, "update", "invalid", "bad key!", None),
+    # A refused key is recorded marked, never as if it were a key.
+    (
+        "422 bad key",
+        "POST",
+        SECRETS,
+        {"key": "bad key!", "value": "x"},
+        422,
+        "update",
+        "invalid",
+        "invalid:'bad key!'",
+        None,
+    ),
 ]
 
 
@@ -300,3 +311,28 @@ async def test_a_failed_bearer_token_is_an_auth_failed_event(client, token_for):
     assert (event["actor"], event["user_id"], event["outcome"]) == ("anonymous", "anonymous", "denied")
     assert (event["ip"], event["user_agent"]) == (TEST_CLIENT_IP, "probe/1")
     assert event["reason"] and "not.a.jwt" not in json.dumps(event)
+
+
+FORMULA_KEYS = ["=cmd|' /C calc'!A0", "@SUM(A1)", "+1+1", "-2-2", "\tindent", "\rreturn"]
+
+
+async def test_refused_formula_keys_are_recorded_marked_and_exported_as_inert_csv(client, auth):
+    refused_ids = []
+    for key in FORMULA_KEYS:
+        request_id, _ = await call(client, "POST", SECRETS, auth, status=422, json={"key": key, "value": "x"})
+        refused_ids.append(request_id)
+        (recorded,) = await events_of(client, auth, request_id)
+        assert recorded["outcome"] == "invalid"
+        assert recorded["secret"] == "invalid:" + ascii(key), recorded
+
+    exported = await client.get(
+        f"{AUDIT}/export", params={"format": "csv", "start_date": datetime.now(UTC).date().isoformat()}, headers=auth
+    )
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert len(rows) > len(FORMULA_KEYS)
+    dangerous = [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert dangerous == []
+    by_request = {row[rows[0].index("request_id")]: row for row in rows[1:]}
+    secrets_column = rows[0].index("secret")
+    assert [by_request[r][secrets_column] for r in refused_ids] == ["invalid:" + ascii(k) for k in FORMULA_KEYS]

@@ -157,7 +157,7 @@ async def test_environment_operations_and_sync(api, auth, trail, railway):
         trail,
         await api.post(ENV, json={"key": "1BAD", "value": ENV_CANARY}, headers=auth),
         422,
-        ("update", "env_vars/audited/1BAD", "invalid"),
+        ("update", "invalid:'env_vars/audited/1BAD'", "invalid"),  # a refused key, marked
     )
     await step(
         trail,

@@ -30,10 +30,13 @@ from domain.audit import (
     AuditOutcome,
     AuditQuery,
     AuditUnavailable,
+    ChainHead,
     ChainVerification,
     StoredAuditEvent,
-    chain_hash,
     encode_cursor,
+    event_values,
+    segment_genesis,
+    segment_hash,
 )
 from domain.errors import InvalidInput
 from domain.ports import AuditLog
@@ -88,6 +91,7 @@ async def _sql_reset(database: Database) -> None:
         if database.dialect == "postgresql":
             await connection.execute(text("SELECT set_config('mirage.audit_retention', 'on', true)"))
         await connection.execute(text("DELETE FROM audit_events"))
+        await connection.execute(text("DELETE FROM audit_segments"))
         await connection.execute(
             text("UPDATE audit_anchor SET event_id = 0, prev_hash = :genesis"), {"genesis": GENESIS_HASH}
         )
@@ -151,10 +155,11 @@ async def test_append_returns_chained_events_that_read_back_unchanged(harness):
     first = await harness.log.append(event(reason="first"))
     second = await harness.log.append(event(action=AuditAction.UPDATE, version=2, at=T0 + timedelta(seconds=1)))
 
-    assert first.prev_hash == GENESIS_HASH
+    assert first.segment_id == second.segment_id and (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == segment_genesis(first.segment_id) != GENESIS_HASH
     assert second.prev_hash == first.hash
     assert second.id > first.id
-    assert first.hash == chain_hash(GENESIS_HASH, event(reason="first"))
+    assert first.hash == segment_hash(first.prev_hash, first.segment_id, 1, event_values(event(reason="first")))
     assert first.to_event() == event(reason="first")
     assert await page_all(harness.log, subject_user_id="alice") == [second, first]
     assert (await harness.log.verify()).ok
@@ -181,9 +186,13 @@ async def test_concurrent_appends_form_one_unbroken_chain(harness):
     )
 
     assert len({r.id for r in results}) == 200
-    by_id = sorted(results, key=lambda r: r.id)
-    assert by_id[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(by_id))
+    # Each writer segment (a PostgreSQL writer may keep two batches in flight, one per segment)
+    # is one unbroken run from its genesis.
+    for segment_id in {r.segment_id for r in results}:
+        run = sorted((r for r in results if r.segment_id == segment_id), key=lambda r: r.seq)
+        assert [r.seq for r in run] == list(range(1, len(run) + 1))
+        assert run[0].prev_hash == segment_genesis(segment_id)
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(run))
     verification = await harness.log.verify()
     assert (verification.ok, verification.checked) == (True, 200)
 
@@ -368,8 +377,10 @@ async def test_retention_keeps_the_chain_verifiable_and_is_itself_audited(harnes
     verification = await harness.log.verify()
     assert (verification.ok, verification.checked) == (True, 4)
 
+    # The retention event sits in a segment of its own; the writer's segment goes on from its tail.
+    assert record.segment_id != new[-1].segment_id and record.prev_hash == segment_genesis(record.segment_id)
     after = await harness.log.append(event(at=T0 + timedelta(hours=1)))
-    assert after.prev_hash == record.hash
+    assert (after.segment_id, after.seq, after.prev_hash) == (new[-1].segment_id, new[-1].seq + 1, new[-1].hash)
     assert (await harness.log.purge_older_than(cutoff)) == 0  # nothing more to remove, still audited
     assert len(await page_all(harness.log, subject_user_id="system")) == 2
     assert (await harness.log.verify()).ok
@@ -415,13 +426,16 @@ async def test_on_postgres_the_service_can_neither_update_nor_delete_events(pg_d
         "TRUNCATE audit_events",
         "UPDATE audit_anchor SET prev_hash = 'x'",
         "DELETE FROM audit_anchor",
+        "UPDATE audit_segments SET first_seq = 2",
+        "DELETE FROM audit_segments",
+        "TRUNCATE audit_segments",
     ):
         with pytest.raises(DBAPIError, match="append-only"):
             async with pg_database.engine.begin() as connection:
                 await connection.execute(text(statement), {"id": stored.id})
     # UPDATE stays refused even with the retention setting on.
     async with pg_database.engine.connect() as connection:
-        await connection.execute(text("SET LOCAL mirage.audit_retention = 'on'"))
+        await connection.execute(text("SET mirage.audit_retention = 'on'"))
         with pytest.raises(DBAPIError, match="UPDATE refused"):
             await connection.execute(text("UPDATE audit_events SET reason = 'x'"))
         await connection.rollback()
@@ -448,3 +462,104 @@ async def test_on_postgres_two_processes_appending_concurrently_keep_one_chain(p
     assert len({r.id for r in results}) == 300
     verification = await SqlAuditLog(pg_database).verify()
     assert (verification.ok, verification.checked) == (True, 300)
+
+
+# -- the segmented chain: insertions, whole segments, the witness ----------------------------
+
+
+@pytest_asyncio.fixture
+async def pg_log(pg_database) -> AsyncIterator[SqlAuditLog]:
+    """The PostgreSQL store alone, emptied (for rows inserted behind its back with SQL)."""
+    await _sql_reset(pg_database)
+    log = SqlAuditLog(pg_database)
+    yield log
+    await log.close()
+
+
+async def test_verify_detects_a_row_inserted_into_a_segment(pg_log, pg_database):
+    stored = [await pg_log.append(event(at=T0 + timedelta(seconds=i))) for i in range(4)]
+    # A forged event carrying a plausible link: the next seq, linked to the real tail, but its
+    # hash made up (whoever forges it can't make verify accept it without recomputing the hash).
+    await _insert_row(pg_database, stored[-1], seq=stored[-1].seq + 1, prev_hash=stored[-1].hash, digest="f" * 64)
+    result = await pg_log.verify()
+    assert (result.ok, result.checked) == (False, 4) and "altered" in result.reason
+
+    # A well-hashed event in the middle of a segment needs a seq already taken: refused outright.
+    with pytest.raises(DBAPIError, match="ux_audit_events_segment_seq"):
+        await _insert_row(pg_database, stored[1], seq=2, prev_hash=stored[0].hash, digest=stored[1].hash)
+
+
+async def test_verify_detects_rows_of_a_segment_that_was_never_registered(pg_log, pg_database):
+    await pg_log.append(event())
+    forged_segment = 10**9
+    forged = event(reason="forged")
+    prev = segment_genesis(forged_segment)
+    digest = segment_hash(prev, forged_segment, 1, event_values(forged))
+    await _insert_row(pg_database, forged, seq=1, prev_hash=prev, digest=digest, segment_id=forged_segment)
+    result = await pg_log.verify()
+    assert not result.ok and "never registered" in result.reason
+
+
+async def test_a_witnessed_head_catches_removed_newest_events(harness):
+    stored = [await harness.log.append(event(at=T0 + timedelta(seconds=i))) for i in range(5)]
+    head = {stored[-1].segment_id: ChainHead(stored[-1].seq, stored[-1].hash)}
+    verified = await harness.log.verify(head)
+    assert (verified.ok, verified.witnessed) == (True, 1)
+
+    # Without the witness, removing the newest events leaves a shorter chain that still verifies.
+    await harness.remove(stored[-1].id)
+    await harness.remove(stored[-2].id)
+    assert (await harness.log.verify()).ok
+    result = await harness.log.verify(head)
+    assert not result.ok and "newest events were removed" in result.reason
+
+
+async def test_a_witnessed_head_catches_a_rewritten_tail(harness):
+    stored = [await harness.log.append(event(at=T0 + timedelta(seconds=i))) for i in range(3)]
+    head = {stored[-1].segment_id: ChainHead(stored[-1].seq, "0" * 64)}  # the witness saw another chain
+    result = await harness.log.verify(head)
+    assert (result.ok, result.first_broken_id) == (False, stored[-1].id) and "witnessed" in result.reason
+
+
+async def test_retention_past_a_witnessed_head_is_not_a_removal(harness):
+    old = [await harness.log.append(event(at=T0 - timedelta(days=40 - i))) for i in range(3)]
+    head = {old[-1].segment_id: ChainHead(old[-1].seq, old[-1].hash)}
+    await harness.log.purge_older_than(T0 - timedelta(days=30))
+    assert (await harness.log.verify(head)).ok
+
+
+async def _insert_row(
+    database: Database | None,
+    source: AuditEvent,
+    *,
+    seq: int,
+    prev_hash: str,
+    digest: str,
+    segment_id: int | None = None,
+) -> None:
+    assert database is not None
+    segment = segment_id if segment_id is not None else source.segment_id  # type: ignore[attr-defined]
+    await _behind_the_back(
+        database,
+        "INSERT INTO audit_events (segment_id, seq, occurred_at, actor_id, actor_is_admin, subject_user_id, "
+        "secret_key, secret_type, action, outcome, reason, version, client_ip, user_agent, request_id, trace_id, "
+        "prev_hash, hash) VALUES (:segment, :seq, :at, :actor, false, :subject, :key, :type, :action, :outcome, "
+        ":reason, :version, :ip, :agent, :request, :trace, :prev, :hash)",
+        segment=segment,
+        seq=seq,
+        at=source.occurred_at,
+        actor=source.actor_id,
+        subject=source.subject_user_id,
+        key=source.secret_key,
+        type=source.secret_type,
+        action=source.action.value,
+        outcome=source.outcome.value,
+        reason=source.reason,
+        version=source.version,
+        ip=source.client_ip,
+        agent=source.user_agent,
+        request=source.request_id,
+        trace=source.trace_id,
+        prev=prev_hash,
+        hash=digest,
+    )

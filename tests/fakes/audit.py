@@ -1,4 +1,5 @@
-"""In-memory `AuditLog` with the same semantics as `adapters.db.audit_log.SqlAuditLog`."""
+"""In-memory `AuditLog` with the same semantics as `adapters.db.audit_log.SqlAuditLog`: one
+writer segment for the log's appends, a segment of its own for each retention event."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from datetime import datetime
 
 from domain.audit import (
     ACCESS_ACTIONS,
-    GENESIS_HASH,
     AuditEvent,
     AuditOutcome,
     AuditPage,
     AuditQuery,
     AuditUnavailable,
+    ChainHead,
     ChainVerification,
+    ChainVerifier,
+    SegmentAnchor,
     StoredAuditEvent,
-    chain_hash,
     encode_cursor,
+    event_values,
     retention_event,
     seal,
+    segment_genesis,
 )
 
 
@@ -30,9 +34,8 @@ class InMemoryAuditLog:
     def __init__(self) -> None:
         self.events: list[StoredAuditEvent] = []
         self.available = True
-        # The chain starts at `anchor_id` with `anchor_prev_hash` (moved by the retention job).
-        self.anchor_id = 0
-        self.anchor_prev_hash = GENESIS_HASH
+        self.segments: dict[int, SegmentAnchor] = {}  # the registered segments and their anchors
+        self._segment: int | None = None  # this log's writer segment, registered on first append
         self._next_id = 1
         self._lock = asyncio.Lock()
 
@@ -40,21 +43,32 @@ class InMemoryAuditLog:
         if not self.available:
             raise AuditUnavailable()
 
-    def _tail_hash(self) -> str:
-        return self.events[-1].hash if self.events else self.anchor_prev_hash
+    def _register(self) -> int:
+        segment_id = max(self.segments, default=0) + 1
+        self.segments[segment_id] = SegmentAnchor(1, segment_genesis(segment_id))
+        return segment_id
 
-    def _append_now(self, event: AuditEvent) -> StoredAuditEvent:
-        stored = seal(event, id=self._next_id, prev_hash=self._tail_hash())
+    def _append_now(self, event: AuditEvent, segment_id: int) -> StoredAuditEvent:
+        tail = [e for e in self.events if e.segment_id == segment_id]
+        anchor = self.segments[segment_id]
+        seq, prev = (tail[-1].seq + 1, tail[-1].hash) if tail and tail[-1].seq else (anchor.first_seq, anchor.prev_hash)
+        stored = seal(event, id=self._next_id, prev_hash=prev, segment_id=segment_id, seq=seq)
         self._next_id += 1
         self.events.append(stored)
         return stored
+
+    def heads(self) -> dict[int, ChainHead]:
+        tail = [e for e in self.events if e.segment_id == self._segment]
+        return {tail[-1].segment_id: ChainHead(tail[-1].seq or 0, tail[-1].hash)} if tail else {}
 
     async def append(self, event: AuditEvent) -> StoredAuditEvent:
         self._check()
         async with self._lock:
             await asyncio.sleep(0)  # let concurrent appenders interleave, as they would in SQL
             self._check()
-            return self._append_now(event)
+            if self._segment is None:
+                self._segment = self._register()
+            return self._append_now(event, self._segment)
 
     async def query(self, q: AuditQuery) -> AuditPage:
         self._check()
@@ -63,42 +77,30 @@ class InMemoryAuditLog:
         more = len(matching) > q.limit
         return AuditPage(page, encode_cursor(page[-1].occurred_at, page[-1].id) if more else None)
 
-    async def verify(self) -> ChainVerification:
+    async def verify(self, witnessed: dict[int, ChainHead] | None = None) -> ChainVerification:
         self._check()
-        expected_prev = self.anchor_prev_hash
-        checked = 0
-        for event in sorted(self.events, key=lambda e: e.id):
-            if event.id < self.anchor_id:
-                continue
-            if event.prev_hash != expected_prev:
-                return ChainVerification(
-                    ok=False,
-                    checked=checked,
-                    first_broken_id=event.id,
-                    reason="prev_hash does not match the preceding event: an event is missing or altered",
-                )
-            if chain_hash(event.prev_hash, event) != event.hash:
-                return ChainVerification(
-                    ok=False,
-                    checked=checked,
-                    first_broken_id=event.id,
-                    reason="hash does not match the event's content: the event was altered",
-                )
-            expected_prev = event.hash
-            checked += 1
-        return ChainVerification(ok=True, checked=checked)
+        verifier = ChainVerifier(dict(self.segments), witnessed=witnessed)
+        for e in sorted(self.events, key=lambda e: (e.segment_id, e.seq or 0, e.id)):
+            if not verifier.feed(e.id, e.segment_id, e.seq, e.prev_hash, e.hash, event_values(e)):
+                break
+        return verifier.finish()
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         self._check()
         async with self._lock:
-            first_kept = next((i for i, e in enumerate(self.events) if e.occurred_at >= cutoff), len(self.events))
-            removed = self.events[:first_kept]
-            if removed:
-                self.anchor_prev_hash = removed[-1].hash
-                self.anchor_id = self.events[first_kept].id if first_kept < len(self.events) else self._next_id
-                del self.events[:first_kept]
-            self._append_now(retention_event(len(removed), cutoff))
-            return len(removed)
+            removed = 0
+            for segment_id in sorted({e.segment_id for e in self.events}):
+                in_segment = [e for e in self.events if e.segment_id == segment_id]
+                first_kept = next((i for i, e in enumerate(in_segment) if e.occurred_at >= cutoff), len(in_segment))
+                if first_kept == 0:
+                    continue
+                last = in_segment[first_kept - 1]
+                gone = {e.id for e in in_segment[:first_kept]}
+                self.events[:] = [e for e in self.events if e.id not in gone]
+                self.segments[segment_id] = SegmentAnchor((last.seq or 0) + 1, last.hash)
+                removed += len(gone)
+            self._append_now(retention_event(removed, cutoff), self._register())
+            return removed
 
     async def last_access(self, subject_user_id: str, keys: Sequence[str]) -> dict[str, datetime]:
         self._check()

@@ -162,3 +162,9 @@ async def test_slow_answer_times_out(fake_github, http, capture):
 async def test_nothing_listening_is_unavailable(http):
     with pytest.raises(ProviderUnavailable):
         await GitHubTokenValidatorHttp(f"http://127.0.0.1:{free_port()}", http).validate(SecretValue("ghp_abc"))
+
+
+async def test_a_token_http_headers_cannot_carry_is_rejected_without_a_request(fake_github, http):
+    with pytest.raises(ProviderRejected):
+        await GitHubTokenValidatorHttp(fake_github.api_url, http).validate(SecretValue("tok\u00e8n"))
+    assert fake_github.requests == []

@@ -231,3 +231,9 @@ async def test_client_rate_limited_and_repr_is_token_free(fake_railway, http):
 
     assert caught.value.retry_after == 9
     assert token not in repr(client)
+
+
+async def test_a_token_http_headers_cannot_carry_is_rejected_without_a_request(fake_railway, http):
+    with pytest.raises(ProviderRejected):
+        await RailwayGraphQLTokenValidator(fake_railway.endpoint, http).validate(SecretValue("tok\u00e8n"))
+    assert fake_railway.requests == []

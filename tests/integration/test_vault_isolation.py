@@ -212,3 +212,22 @@ def test_the_backup_policy_takes_snapshots_and_counts_metadata_but_reads_no_valu
         f"{MOUNT}/data/users/{alice}/custom/k": ["deny"],
         f"{MOUNT}/metadata/users": ["list", "read"],  # the manifest's counts; metadata holds no value
     }
+
+
+def test_an_admin_uses_their_own_subtree_like_any_user_and_still_reads_no_other_value(openbao, signing_keys, users):
+    alice, _, _ = users
+    name = f"admin_{uuid.uuid4().hex[:6]}"
+    admin = _login(openbao, issue_token(signing_keys[0], name, admin=True), ADMIN_ROLE)
+    kv = admin.secrets.kv.v2
+    own = f"users/{name}/custom/mine"
+    kv.create_or_update_secret(own, {"value": "admin-own"}, cas=0, mount_point=MOUNT)
+    kv.update_metadata(own, custom_metadata={"tags": "[]"}, mount_point=MOUNT)
+    assert kv.read_secret_version(own, mount_point=MOUNT, raise_on_deleted_version=True)["data"]["data"] == {
+        "value": "admin-own"
+    }
+    assert kv.list_secrets(f"users/{name}/custom", mount_point=MOUNT)["data"]["keys"] == ["mine"]
+    other = f"users/{alice}/custom/k"
+    with pytest.raises(hvac_errors.Forbidden):
+        kv.read_secret_version(other, mount_point=MOUNT, raise_on_deleted_version=True)
+    with pytest.raises(hvac_errors.Forbidden):
+        kv.create_or_update_secret(other, {"value": "admin-wrote"}, cas=1, mount_point=MOUNT)

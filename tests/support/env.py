@@ -19,6 +19,9 @@ def api_env(openbao, database_url: str, public_key, *, user_auth: str = "token")
         "AUTH_PUBLIC_KEY_FILE": str(public_key),
         "AUTH_ISSUER": DEV_ISSUER,
         "AUTH_AUDIENCE": DEV_AUDIENCE,
+        # The suite fails authentication on purpose, far more often than the production budget.
+        "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
+        "RATE_LIMIT_FAILED_AUTH": "100000/minute",
         # The lifecycle tests drive the cleanup pass themselves; a background pass would race them.
         "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
     }

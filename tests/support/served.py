@@ -60,6 +60,11 @@ def served_environment(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        # Its own rate-limit counters in the shared Redis, and budgets no ordinary test reaches
+        # (the rate-limit tests set their own).
+        "RATE_LIMIT_KEY_PREFIX": f"test:{port}:{os.getpid()}:ratelimit:",
+        "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
+        "RATE_LIMIT_FAILED_AUTH": "100000/minute",
         # Off unless a test asks (extra_env): a pass would act on every test's expired secrets.
         "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
     }

@@ -57,7 +57,7 @@ async def test_every_environment_operation_leaves_one_event():
         ("delete", "env_vars/prod/A", "success"),
         ("read", "env_vars/prod/MISSING", "not_found"),
         ("delete", "env_vars/prod/MISSING", "not_found"),
-        ("update", "env_vars/prod/1BAD", "invalid"),
+        ("update", "invalid:'env_vars/prod/1BAD'", "invalid"),  # a refused key, marked
     ]
     events = world.audit_log.events
     assert events[2].reason == "2 variables: A, B" and events[3].reason == "dotenv, 1 variables: C"

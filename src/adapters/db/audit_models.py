@@ -1,6 +1,7 @@
-"""ORM models of the audit trail: `audit_events` (append-only, hash-chained) and `audit_anchor`.
+"""ORM models of the audit trail: `audit_events` (append-only, hash-chained per writer segment),
+`audit_segments` (the writers and their anchors) and `audit_anchor` (the legacy chain's anchor).
 
-On PostgreSQL, migration 0002 adds triggers that refuse UPDATE, DELETE and TRUNCATE of
+On PostgreSQL, migrations 0002 and 0006 add triggers that refuse UPDATE, DELETE and TRUNCATE of
 `audit_events` (UPDATE always; DELETE/TRUNCATE unless the transaction set
 `mirage.audit_retention = 'on'`, which only the retention job does), and guard `audit_anchor` the
 same way except that the retention job may UPDATE it.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from adapters.db.models import KEY_TYPE, Base
@@ -31,6 +32,8 @@ class AuditEventModel(Base):
         Index("ix_audit_events_subject_time", "subject_user_id", "occurred_at", "id"),
         Index("ix_audit_events_subject_key_time", "subject_user_id", "secret_key", "occurred_at", "id"),
         Index("ix_audit_events_subject_action_time", "subject_user_id", "action", "occurred_at", "id"),
+        # One event per place in a segment: a duplicated or renumbered row is refused outright.
+        Index("ux_audit_events_segment_seq", "segment_id", "seq", unique=True),
         # SQLite reuses the highest rowid after the newest rows are deleted (retention may remove
         # all of them); AUTOINCREMENT keeps ids monotonic, which the anchor relies on.
         {"sqlite_autoincrement": True},
@@ -53,6 +56,23 @@ class AuditEventModel(Base):
     trace_id: Mapped[str | None] = mapped_column(String(128))
     prev_hash: Mapped[str] = mapped_column(HASH_TYPE)
     hash: Mapped[str] = mapped_column(HASH_TYPE)
+    # The writer segment (0: the legacy single chain) and the event's place in it (1, 2, ...).
+    segment_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditSegmentModel(Base):
+    """One row per writer (process) ever started: the segment its events chain in. Its anchor
+    (`first_seq`, `first_prev_hash`; NULL: the segment's genesis hash) moves only by retention."""
+
+    __tablename__ = "audit_segments"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(EVENT_ID_TYPE, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    writer: Mapped[str] = mapped_column(String(255))
+    first_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("1"))
+    first_prev_hash: Mapped[str | None] = mapped_column(HASH_TYPE)
 
 
 class AuditAnchorModel(Base):

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from domain.providers import ProviderRateLimited, ProviderUnavailable
+from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
 
 USER_AGENT = "mirage-secrets"
@@ -36,12 +36,16 @@ async def send(
     headers: Mapping[str, str] | None = None,
     **options: Any,
 ) -> httpx.Response:
-    """One request with our user agent; a timeout or a transport failure is `ProviderUnavailable`.
+    """One request with our user agent; a timeout or a transport failure is `ProviderUnavailable`, a
+    credential HTTP headers cannot carry (not ASCII) is `ProviderRejected` (nothing was sent).
 
     `host` names the server in the reason where the provider is not one fixed service (registries).
     """
     try:
         return await http.request(method, url, headers={"User-Agent": USER_AGENT, **(headers or {})}, **options)
+    except UnicodeEncodeError:
+        # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
+        raise ProviderRejected(provider, "the credential holds characters HTTP headers cannot carry") from None
     except httpx.TimeoutException:
         raise ProviderUnavailable(provider, reason=_where(host, "timed out")) from None
     except httpx.HTTPError as exc:

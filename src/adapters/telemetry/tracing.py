@@ -65,7 +65,7 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from adapters.telemetry.metrics import get_metrics, observe_vault_health, refresh_circuit_breakers
-from domain.audit import AuditEvent, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
+from domain.audit import AuditEvent, AuditPage, AuditQuery, ChainHead, ChainVerification, StoredAuditEvent
 from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionNotFound
 from domain.ports import (
     AuditLog,
@@ -555,8 +555,8 @@ class TimedAuditLog(_Decorator[AuditLogT]):
     async def query(self, q: AuditQuery) -> AuditPage:
         return await self._observe.call("query", lambda: self._inner.query(q))
 
-    async def verify(self) -> ChainVerification:
-        return await self._observe.call("verify", self._inner.verify)
+    async def verify(self, witnessed: dict[int, ChainHead] | None = None) -> ChainVerification:
+        return await self._observe.call("verify", lambda: self._inner.verify(witnessed))
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         return await self._observe.call("purge_older_than", lambda: self._inner.purge_older_than(cutoff))

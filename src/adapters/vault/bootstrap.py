@@ -127,8 +127,14 @@ def _bootstrap(client: hvac.Client, mount: str, jwt: JwtAuthSetup | None, user_a
             "path": jwt.path,
         }
         client.auth.jwt.create_role(USER_ROLE, token_policies=["user-secrets-policy"], **common)
+        # An admin is also a user with secrets of their own: the user policy reaches only their own
+        # subtree (the more specific path wins there), the admin policy only metadata and revocation
+        # elsewhere, so the union still reads no other user's value.
         client.auth.jwt.create_role(
-            ADMIN_ROLE, token_policies=["admin-policy"], bound_claims={jwt.roles_claim: ["admin"]}, **common
+            ADMIN_ROLE,
+            token_policies=["admin-policy", "user-secrets-policy"],
+            bound_claims={jwt.roles_claim: ["admin"]},
+            **common,
         )
         done.append(f"JWT auth at '{jwt.path}/' for issuer {jwt.issuer}: roles {USER_ROLE}, {ADMIN_ROLE}")
     _ensure_auth_method(client, "approle", "approle")

@@ -4,7 +4,7 @@ concern. Adapters name the port they implement; code imports them from here (`do
 from __future__ import annotations
 
 from domain.ports.accounts import EnvironmentRegistry, UserAccounts
-from domain.ports.audit import AuditLog
+from domain.ports.audit import AuditLog, ChainWitness
 from domain.ports.cache import CachedSecret, SecretCache
 from domain.ports.identity import IdentityVerifier
 from domain.ports.index import SecretIndex, UserDirectory
@@ -21,6 +21,7 @@ from domain.ports.vault import SecretVault, VaultHealth, VaultSessions
 __all__ = [
     "AuditLog",
     "CachedSecret",
+    "ChainWitness",
     "EnvironmentRegistry",
     "GitHubTokenValidator",
     "IdentityVerifier",

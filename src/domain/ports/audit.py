@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from domain.audit import AuditEvent, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
+from domain.audit import AuditEvent, AuditPage, AuditQuery, ChainHead, ChainVerification, StoredAuditEvent
 
 
 class AuditLog(Protocol):
@@ -22,8 +22,9 @@ class AuditLog(Protocol):
         """One page of `q.subject_user_id`'s events matching the filters, newest first."""
         ...
 
-    async def verify(self) -> ChainVerification:
-        """Walk the chain from the anchor in id order; name the first broken link."""
+    async def verify(self, witnessed: dict[int, ChainHead] | None = None) -> ChainVerification:
+        """Check every segment from its anchor (see `ChainVerifier`), and each `witnessed` head
+        against the stored rows; name the first broken link."""
         ...
 
     async def purge_older_than(self, cutoff: datetime) -> int:
@@ -34,3 +35,13 @@ class AuditLog(Protocol):
     async def last_access(self, subject_user_id: str, keys: Sequence[str]) -> dict[str, datetime]:
         """The newest successful access (`ACCESS_ACTIONS`) per key, for the keys that have one."""
         ...
+
+
+class ChainWitness(Protocol):
+    """Chain heads kept outside the audit store (which an attacker with the database's
+    credentials can't rewrite). `publish` is called at an interval by each writer; `latest`
+    returns every segment's newest published head (empty when nothing was ever published)."""
+
+    async def publish(self, segment_id: int, head: ChainHead) -> None: ...
+
+    async def latest(self) -> dict[int, ChainHead]: ...

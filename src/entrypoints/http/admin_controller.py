@@ -9,15 +9,15 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from domain.values import Principal
+from entrypoints.http import documented as rules
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
-from entrypoints.http.secrets_controller import summaries
+from entrypoints.http.secrets_controller import Key, summaries
 from services.secret_service import SecretService
 
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
-UserId = Annotated[str, PathParameter(description="the user whose secrets to manage", max_length=128)]
-Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
+UserId = Annotated[str, PathParameter(description="the user whose secrets to manage", schema_extra=rules.USER_ID)]
 
 
 class AdminSecretsController(Controller):

@@ -24,12 +24,15 @@ from entrypoints.http.dependencies import (
 from entrypoints.http.docker_controller import DockerController
 from entrypoints.http.environment_secrets_controller import EnvironmentSecretsController, EnvironmentValuesController
 from entrypoints.http.github_controller import GitHubController
+from entrypoints.http.guards import before_handler, header_size_limit, security_headers
 from entrypoints.http.health_controller import SecretsHealthController, healthz, readyz
 from entrypoints.http.migration_controller import MigrationStatusController
+from entrypoints.http.openapi import refine_openapi
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.railway_controller import RailwayController
 from entrypoints.http.request_context import request_context_middleware
 from entrypoints.http.secrets_controller import SecretsController
+from entrypoints.http.ui import ui_router
 from entrypoints.jobs import cleanup_job
 from entrypoints.settings import Settings
 
@@ -54,7 +57,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             if owned:
                 await app.state.container.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -69,6 +72,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             MigrationStatusController,
             AuditController,
             AdminSecretsController,
+            ui_router(dev_mode=(settings or container.settings).dev_mode),  # type: ignore[union-attr]
         ],
         dependencies={
             "principal": Provide(provide_principal),
@@ -76,7 +80,9 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             "audit_service": Provide(provide_audit_service, sync_to_thread=False),
             "expiring_service": Provide(provide_expiring_service, sync_to_thread=False),
         },
-        middleware=[request_context_middleware, request_metrics_config().middleware],
+        middleware=[header_size_limit, request_context_middleware, request_metrics_config().middleware],
+        before_request=before_handler,
+        before_send=[security_headers],
         plugins=[opentelemetry_plugin()] if tracing_configured() else [],
         logging_config=None,  # logging is configured once, by the entrypoint (redacting JSON)
         exception_handlers=EXCEPTION_HANDLERS,
@@ -90,3 +96,5 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
             path="/schema",
         ),
     )
+    refine_openapi(app)
+    return app

@@ -14,9 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from domain.audit import StoredAuditEvent
+from domain.audit import AuditAction, AuditOutcome, StoredAuditEvent
 from domain.errors import InvalidInput
+from domain.secrets import validate_filter
 from domain.values import Principal
+from entrypoints.http import documented as rules
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.audit_service import AuditService
@@ -24,7 +26,9 @@ from services.audit_service import AuditService
 Caller = NamedDependency[Principal]
 Audit = NamedDependency[AuditService]
 DateParam = Annotated[str | None, QueryParameter(description="ISO date (2024-01-01) or date-time")]
-UserParam = Annotated[str | None, QueryParameter(description="admins only: another user's trail")]
+UserParam = Annotated[
+    str | None, QueryParameter(description="admins only: another user's trail", schema_extra=rules.USER_ID)
+]
 CSV_COLUMNS = list(schemas.AuditLogRead.__struct_fields__)
 
 
@@ -37,9 +41,21 @@ class AuditController(Controller):
         self,
         principal: Caller,
         audit_service: Audit,
-        secret_key: Annotated[str | None, QueryParameter(description="only this secret")] = None,
-        action: Annotated[str | None, QueryParameter(description="e.g. read, update, delete")] = None,
-        outcome: Annotated[str | None, QueryParameter(description="success, denied, not_found, ...")] = None,
+        secret_key: Annotated[
+            str | None, QueryParameter(description="only this secret", schema_extra=rules.FILTER)
+        ] = None,
+        action: Annotated[
+            str | None,
+            QueryParameter(
+                description="e.g. read, update, delete", schema_extra={"enum": [str(a) for a in AuditAction]}
+            ),
+        ] = None,
+        outcome: Annotated[
+            str | None,
+            QueryParameter(
+                description="success, denied, not_found, ...", schema_extra={"enum": [str(o) for o in AuditOutcome]}
+            ),
+        ] = None,
         start_date: DateParam = None,
         end_date: DateParam = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
@@ -49,7 +65,7 @@ class AuditController(Controller):
         page = await audit_service.query(
             principal,
             user_id=user_id,
-            secret_key=secret_key,
+            secret_key=validate_filter(secret_key, field="secret_key"),
             action=action,
             outcome=outcome,
             start=_start(start_date),
@@ -104,13 +120,25 @@ async def _ndjson_lines(events: AsyncIterator[StoredAuditEvent]) -> AsyncIterato
         yield msgspec.json.encode(_read(event)) + b"\n"
 
 
+# OWASP's CSV injection rule: a cell a spreadsheet would read as a formula gets a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 async def _csv_lines(events: AsyncIterator[StoredAuditEvent]) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     async for event in events:
         row = msgspec.to_builtins(_read(event))
-        writer.writerow(["" if row[column] is None else row[column] for column in CSV_COLUMNS])
+        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -125,15 +153,26 @@ def _parse(raw: str, name: str) -> datetime | date:
         raise InvalidInput(f"{name} must be an ISO date or date-time", field=name) from None
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def _out_of_range(name: str) -> InvalidInput:
+    # The first and last days of the calendar have no UTC instant on one side (a +14:00 offset on
+    # 0001-01-01, the day after 9999-12-31): the caller's input, so a 422 and never an overflow.
+    return InvalidInput(f"{name} is outside the dates the trail can be queried by", field=name)
+
+
+def _as_utc(moment: datetime, name: str) -> datetime:
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(name) from None
 
 
 def _start(raw: str | None) -> datetime | None:
     if raw is None:
         return None
     parsed = _parse(raw, "start_date")
-    return _as_utc(parsed) if isinstance(parsed, datetime) else datetime.combine(parsed, time.min, UTC)
+    if isinstance(parsed, datetime):
+        return _as_utc(parsed, "start_date")
+    return datetime.combine(parsed, time.min, UTC)
 
 
 def _end(raw: str | None) -> datetime | None:
@@ -142,5 +181,8 @@ def _end(raw: str | None) -> datetime | None:
         return None
     parsed = _parse(raw, "end_date")
     if isinstance(parsed, datetime):
-        return _as_utc(parsed)
-    return datetime.combine(parsed + timedelta(days=1), time.min, UTC)
+        return _as_utc(parsed, "end_date")
+    try:
+        return datetime.combine(parsed + timedelta(days=1), time.min, UTC)
+    except OverflowError:
+        raise _out_of_range("end_date") from None

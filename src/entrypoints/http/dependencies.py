@@ -12,12 +12,28 @@ from services.secret_service import SecretService
 
 
 async def provide_principal(request: Request) -> Principal:
+    """The verified caller, once per request (the rate-limit hook may have asked first).
+
+    An address that failed to authenticate too often is refused (429) before its token is looked
+    at; every failure counts against the address.
+    """
+    cached = request.state.get(_PRINCIPAL)
+    if cached is not None:
+        return cached
     container = request.app.state.container
+    address = request.client.host if request.client else "unknown"
+    await container.rate_limits.check_address(address)
     try:
-        return _verified(request, container.identity)
+        principal = _verified(request, container.identity)
     except NotAuthenticated as refused:
+        await container.rate_limits.failed_authentication(address)
         await container.trail.failed_authentication(str(refused))
         raise
+    request.state[_PRINCIPAL] = principal
+    return principal
+
+
+_PRINCIPAL = "mirage_principal"
 
 
 def _verified(request: Request, identity) -> Principal:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post
-from litestar.params import JSONBody, QueryParameter
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from domain.providers import normalize_registry
+from domain.secrets import MAX_VERSION, docker_key
 from domain.values import SecretValue
 from entrypoints.http import provider_schemas as s
+from entrypoints.http import schemas
+from entrypoints.http import secrets_controller as generic
+from entrypoints.http.guards import PROVIDER_CALLS
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
     RESPONSES,
@@ -16,6 +22,17 @@ from entrypoints.http.provider_common import (
     Providers,
     Registry,
 )
+from services.secret_service import SecretService
+
+Secrets = NamedDependency[SecretService]
+Version = Annotated[
+    int, PathParameter(description="a version number", schema_extra={"minimum": 1, "maximum": MAX_VERSION})
+]
+
+
+def _key(registry: str) -> str:
+    """The generic key of a registry's credentials: `docker/{host[:port]}`, normalised."""
+    return docker_key(normalize_registry(registry))
 
 
 class DockerController(Controller):
@@ -71,7 +88,14 @@ class DockerController(Controller):
         registry: Registry,
         principal: Caller,
         providers: Providers,
-        fmt: Annotated[str, QueryParameter(name="format", description="railway or docker_config")] = "docker_config",
+        fmt: Annotated[
+            str,
+            QueryParameter(
+                name="format",
+                description="railway or docker_config",
+                schema_extra={"enum": ["railway", "docker_config"]},
+            ),
+        ] = "docker_config",
     ) -> dict[str, Any]:
         return dict(await providers.docker.export(principal, registry, fmt))
 
@@ -80,6 +104,7 @@ class DockerController(Controller):
         status_code=200,
         summary="Log in to the registry the way `docker login` does",
         responses=RESPONSES,
+        opt=PROVIDER_CALLS,
     )
     async def test(self, registry: Registry, principal: Caller, providers: Providers) -> s.DockerTestRead:
         result = await providers.docker.test(principal, registry)
@@ -89,3 +114,49 @@ class DockerController(Controller):
     async def remove(self, registry: Registry, principal: Caller, providers: Providers) -> s.DockerDeleted:
         await providers.docker.delete(principal, registry)
         return s.DockerDeleted(success=True, registry=registry)
+
+    # The generic secret routes for the key `docker/{registry}`: its '/' can't sit in one path
+    # segment, so these spell the key as the path it already is. Same service, same isolation:
+    # the path is always built under the verified caller's own subtree.
+
+    @get("/{registry:str}/versions", summary="The credentials' version history, newest first", responses=RESPONSES)
+    async def versions(self, registry: Registry, principal: Caller, secret_service: Secrets) -> schemas.VersionList:
+        return await generic.version_list(secret_service, principal, _key(registry))
+
+    @get(
+        "/{registry:str}/versions/{version:int}",
+        summary="One version's password (owner only)",
+        responses=RESPONSES,
+    )
+    async def read_version(
+        self, registry: Registry, version: Version, principal: Caller, secret_service: Secrets
+    ) -> schemas.SecretVersionRead:
+        return await generic.version_read(secret_service, principal, _key(registry), version)
+
+    @post(
+        "/{registry:str}/rollback",
+        status_code=201,
+        summary="Write a new version holding an old version's credentials",
+        responses=RESPONSES,
+    )
+    async def rollback(
+        self, registry: Registry, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
+    ) -> schemas.RollbackDone:
+        return await generic.rollback_to(secret_service, principal, _key(registry), data)
+
+    @get("/{registry:str}/metadata", summary="The credentials' metadata", responses=RESPONSES)
+    async def read_metadata(
+        self, registry: Registry, principal: Caller, secret_service: Secrets
+    ) -> schemas.SecretMetadataRead:
+        return await generic.metadata_read(secret_service, principal, _key(registry))
+
+    @patch("/{registry:str}/metadata", summary="Change the credentials' tags or description", responses=RESPONSES)
+    async def update_metadata(
+        self,
+        registry: Registry,
+        data: JSONBody[schemas.ProviderMetadataUpdate],
+        principal: Caller,
+        secret_service: Secrets,
+    ) -> schemas.SecretMetadataRead:
+        change = schemas.SecretMetadataUpdate(tags=data.tags, description=data.description)
+        return await generic.metadata_update(secret_service, principal, _key(registry), change)

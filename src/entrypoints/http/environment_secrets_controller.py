@@ -11,6 +11,7 @@ from domain.credentials import RailwayTarget
 from domain.errors import InvalidInput
 from domain.values import SecretValue
 from entrypoints.http import provider_schemas as s
+from entrypoints.http.guards import PROVIDER_CALLS
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
     RESPONSES,
@@ -70,6 +71,7 @@ class EnvironmentSecretsController(Controller):
         description="`?dry_run=true` only shows what would change (values masked). The Railway ids are "
         "remembered for the environment after the first sync.",
         responses=RESPONSES,
+        opt=PROVIDER_CALLS,
     )
     async def sync(
         self,

@@ -7,6 +7,7 @@ from litestar.params import JSONBody
 
 from domain.values import SecretValue
 from entrypoints.http import provider_schemas as s
+from entrypoints.http.guards import PROVIDER_CALLS
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
     RESPONSES,
@@ -20,7 +21,13 @@ class GitHubController(Controller):
     tags = ["github"]
     dependencies = PROVIDER_DEPENDENCIES
 
-    @post("/", status_code=201, summary="Validate a GitHub token with GET /user, then store it", responses=RESPONSES)
+    @post(
+        "/",
+        status_code=201,
+        summary="Validate a GitHub token with GET /user, then store it",
+        responses=RESPONSES,
+        opt=PROVIDER_CALLS,
+    )
     async def store(
         self, data: JSONBody[s.GitHubTokenCreate], principal: Caller, providers: Providers
     ) -> s.GitHubTokenStored:

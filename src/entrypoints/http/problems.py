@@ -14,6 +14,7 @@ from adapters.telemetry.metrics import record_auth_failure
 from domain import credentials, errors, providers
 from domain.audit import AuditUnavailable
 from domain.lifecycle import SecretExpired
+from domain.rate_limits import RateLimited
 from entrypoints.http.schemas import ProblemDetail
 
 log = logging.getLogger("mirage.http")
@@ -37,6 +38,7 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
     (errors.VaultUnavailable, 503, "vault-unavailable"),
     (errors.StorageUnavailable, 503, "storage-unavailable"),
     (AuditUnavailable, 503, "audit-unavailable"),
+    (RateLimited, 429, "rate-limited"),
     (providers.ProviderRejected, 422, "provider-rejected"),
     (providers.ProviderRateLimited, 429, "provider-rate-limited"),
     (providers.ProviderUnavailable, 503, "provider-unavailable"),
@@ -57,11 +59,13 @@ CREDENTIAL_HELP: dict[str, tuple[str, str]] = {
 }
 
 
-def _problem(request: Request, status: int, slug: str, title: str, detail: str, **extra) -> Response:
+def _problem(
+    request: Request, status: int, slug: str, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra
+) -> Response:
     body = ProblemDetail(
         type=_TYPE_BASE + slug, title=title, status=status, detail=detail, instance=request.url.path, **extra
     )
-    headers: dict[str, str] = {}
+    headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="mirage-secrets"'
     return Response(
@@ -115,8 +119,21 @@ def validation_error_handler(request: Request, exc: ValidationException) -> Resp
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
-    title = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}.get(status, "Request failed")
-    return _problem(request, status, f"http-{status}", title, exc.detail or title)
+    title = HTTP_TITLES.get(status, "Request failed")
+    # Litestar's own headers matter: `Allow` on a 405 (RFC 9110), `Retry-After` on its 429.
+    headers = {name: value for name, value in (exc.headers or {}).items() if name.lower() in _PASSED_HEADERS}
+    return _problem(request, status, f"http-{status}", title, exc.detail or title, headers=headers)
+
+
+HTTP_TITLES = {
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    431: "Request header fields too large",
+}
+_PASSED_HEADERS = frozenset({"allow", "retry-after"})
 
 
 def unexpected_error_handler(request: Request, exc: Exception) -> Response:

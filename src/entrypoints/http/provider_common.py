@@ -15,6 +15,7 @@ from litestar.params import PathParameter
 
 from domain.values import Principal
 from entrypoints.container import ProviderServices
+from entrypoints.http import documented as rules
 from entrypoints.http.problems import PROBLEM_MEDIA_TYPE
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from entrypoints.http.schemas import ProblemDetail
@@ -22,10 +23,11 @@ from entrypoints.http.schemas import ProblemDetail
 Caller = NamedDependency[Principal]
 Providers = NamedDependency[ProviderServices]
 Registry = Annotated[
-    str, PathParameter(description="registry host[:port], e.g. ghcr.io or localhost:5000", max_length=260)
+    str,
+    PathParameter(description="registry host[:port], e.g. ghcr.io or localhost:5000", schema_extra=rules.REGISTRY),
 ]
-EnvId = Annotated[str, PathParameter(description="the environment's id", max_length=128)]
-EnvKey = Annotated[str, PathParameter(description="a POSIX variable name", max_length=256)]
+EnvId = Annotated[str, PathParameter(description="the environment's id", schema_extra=rules.ENV_ID)]
+EnvKey = Annotated[str, PathParameter(description="a POSIX variable name", schema_extra=rules.ENV_VAR_NAME)]
 
 RESPONSES = {
     **PROBLEM_RESPONSES,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
+
+from entrypoints.http import documented as rules
+
+# A provider token as the schema documents it; `validate_token` enforces it (422).
+Token = Annotated[str, Meta(extra_json_schema=rules.meta(rules.TOKEN))]
 
 
 class RailwayTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    token: str
+    token: Token
 
 
 class RailwayTokenStored(msgspec.Struct):
@@ -45,7 +51,7 @@ class RailwayDeleted(msgspec.Struct):
 
 
 class RailwayRotate(msgspec.Struct, forbid_unknown_fields=True):
-    new_token: str
+    new_token: Token
 
 
 class RailwayRotated(msgspec.Struct):
@@ -55,7 +61,7 @@ class RailwayRotated(msgspec.Struct):
 
 
 class GitHubTokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    token: str
+    token: Token
 
 
 class GitHubTokenStored(msgspec.Struct):
@@ -81,10 +87,10 @@ class Done(msgspec.Struct):
 
 
 class DockerCredentialsCreate(msgspec.Struct, forbid_unknown_fields=True):
-    registry: str
-    username: str
-    password: str
-    email: str | None = None
+    registry: Annotated[str, Meta(extra_json_schema=rules.meta(rules.REGISTRY))]
+    username: Annotated[str, Meta(extra_json_schema=rules.meta(rules.REGISTRY_USERNAME))]
+    password: Annotated[str, Meta(extra_json_schema=rules.meta(rules.NON_EMPTY))]
+    email: Annotated[str, Meta(extra_json_schema=rules.meta(rules.EMAIL))] | None = None
 
 
 class DockerStored(msgspec.Struct):
@@ -125,7 +131,7 @@ class DockerDeleted(msgspec.Struct):
 
 
 class EnvSecretCreate(msgspec.Struct, forbid_unknown_fields=True):
-    key: str
+    key: Annotated[str, Meta(extra_json_schema=rules.meta(rules.ENV_VAR_NAME))]
     value: str
     ttl: int | str | None = None  # seconds or 90s/15m/12h/30d; or expires_at, not both
     expires_at: datetime | None = None

@@ -7,6 +7,7 @@ from litestar.params import JSONBody
 
 from domain.values import SecretValue
 from entrypoints.http import provider_schemas as s
+from entrypoints.http.guards import PROVIDER_CALLS
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
     RESPONSES,
@@ -20,7 +21,13 @@ class RailwayController(Controller):
     tags = ["railway"]
     dependencies = PROVIDER_DEPENDENCIES
 
-    @post("/", status_code=201, summary="Validate a Railway token with Railway, then store it", responses=RESPONSES)
+    @post(
+        "/",
+        status_code=201,
+        summary="Validate a Railway token with Railway, then store it",
+        responses=RESPONSES,
+        opt=PROVIDER_CALLS,
+    )
     async def store(
         self, data: JSONBody[s.RailwayTokenCreate], principal: Caller, providers: Providers
     ) -> s.RailwayTokenStored:
@@ -52,14 +59,26 @@ class RailwayController(Controller):
             warning=st.warning,
         )
 
-    @post("/validate", status_code=200, summary="Ask Railway whether the token in use works", responses=RESPONSES)
+    @post(
+        "/validate",
+        status_code=200,
+        summary="Ask Railway whether the token in use works",
+        responses=RESPONSES,
+        opt=PROVIDER_CALLS,
+    )
     async def validate(self, principal: Caller, providers: Providers) -> s.RailwayValidationRead:
         result = await providers.railway.validate(principal)
         return s.RailwayValidationRead(
             valid=result.valid, permissions=list(result.permissions), token_kind=result.kind, detail=result.detail
         )
 
-    @post("/rotate", status_code=201, summary="Validate a new token and store it as a new version", responses=RESPONSES)
+    @post(
+        "/rotate",
+        status_code=201,
+        summary="Validate a new token and store it as a new version",
+        responses=RESPONSES,
+        opt=PROVIDER_CALLS,
+    )
     async def rotate(
         self, data: JSONBody[s.RailwayRotate], principal: Caller, providers: Providers
     ) -> s.RailwayRotated:

@@ -9,7 +9,11 @@ from entrypoints.http.schemas import ProblemDetail
 
 
 def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ProblemDetail, description=description, media_type=PROBLEM_MEDIA_TYPE)
+    # No generated examples: Litestar makes them up at random, so the schema (and the web UI's
+    # types generated from it) would change at every start.
+    return ResponseSpec(
+        data_container=ProblemDetail, description=description, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False
+    )
 
 
 PROBLEM_RESPONSES = {
@@ -20,6 +24,10 @@ PROBLEM_RESPONSES = {
     409: _problem("Check-and-set conflict: the secret changed meanwhile"),
     410: _problem("The version was deleted"),
     413: _problem("The body or the secret value is too large"),
+    415: _problem("The body is not application/json"),
     422: _problem("A key, tag, type or value breaks the rules"),
+    429: _problem("Too many requests; retry after Retry-After seconds"),
+    431: _problem("The request headers are too large"),
+    500: _problem("The service failed unexpectedly (logged, never with the request's values)"),
     503: _problem("Vault or the database is unavailable; retry after Retry-After seconds"),
 }

@@ -8,7 +8,19 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-Version = Annotated[int, Meta(ge=1, description="a version number, starting at 1")]
+from domain.secrets import MAX_VERSION
+from entrypoints.http import documented as rules
+
+# Documented rules (see `documented`): the domain enforces them, with a 422 naming the field.
+Key = Annotated[str, Meta(extra_json_schema=rules.meta(rules.SECRET_KEY))]
+Value = Annotated[str, Meta(extra_json_schema=rules.meta(rules.NON_EMPTY))]
+Tags = Annotated[
+    list[Annotated[str, Meta(extra_json_schema=rules.meta(rules.TAG))]], Meta(extra_json_schema=rules.meta(rules.TAGS))
+]
+Type = Annotated[str, Meta(extra_json_schema=rules.meta(rules.TYPE))]
+Description = Annotated[str, Meta(extra_json_schema=rules.meta(rules.DESCRIPTION))]
+
+Version = Annotated[int, Meta(ge=1, le=MAX_VERSION, description="a version number, starting at 1")]
 Ttl = Annotated[int | str, Meta(description="seconds, or a duration: 90s, 15m, 12h, 30d (1 second to 3650 days)")]
 RotateEvery = Annotated[int, Meta(description="days after the last new value that a rotation is due")]
 
@@ -29,12 +41,12 @@ class ProblemDetail(msgspec.Struct, omit_defaults=True):
 
 
 class SecretCreate(msgspec.Struct, forbid_unknown_fields=True):
-    key: str
-    value: str
-    tags: list[str] | None = None
-    type: str | None = None
-    description: str | None = None
-    cas: Annotated[int, Meta(ge=0)] | None = None
+    key: Key
+    value: Value
+    tags: Tags | None = None
+    type: Type | None = None
+    description: Description | None = None
+    cas: Annotated[int, Meta(ge=0, le=MAX_VERSION)] | None = None
     ttl: Ttl | None = None  # or expires_at, not both
     expires_at: datetime | None = None
     rotate_every: RotateEvery | None = None
@@ -125,12 +137,19 @@ class RollbackDone(msgspec.Struct):
 
 
 class SecretMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    tags: list[str] | UnsetType = UNSET
-    type: str | UnsetType = UNSET
-    description: str | UnsetType | None = UNSET
+    tags: Tags | UnsetType = UNSET
+    type: Type | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
     ttl: Ttl | UnsetType | None = UNSET  # null (or expires_at null) clears the expiry
     expires_at: datetime | UnsetType | None = UNSET
     rotate_every: RotateEvery | UnsetType | None = UNSET
+
+
+class ProviderMetadataUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A provider secret's metadata: its type is the one its endpoint set."""
+
+    tags: Tags | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
 
 
 class ExpiringRead(msgspec.Struct):

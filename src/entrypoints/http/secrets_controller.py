@@ -11,8 +11,9 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from domain.errors import InvalidInput
 from domain.lifecycle import is_expired, warning_window
-from domain.secrets import SecretMetadata, SecretRecord
+from domain.secrets import MAX_VERSION, SecretMetadata, SecretRecord
 from domain.values import Principal, SecretValue
+from entrypoints.http import documented as rules
 from entrypoints.http import schemas
 from entrypoints.http.responses import PROBLEM_RESPONSES
 from services.secret_lifecycle import ExpiringSecretsService
@@ -22,8 +23,15 @@ from services.secret_service import SecretService, utc_now
 # Set on a read served from cache while Vault is unreachable: the value's age in seconds.
 STALE_HEADER = "X-Secrets-Stale"
 
-Key = Annotated[str, PathParameter(description="the secret's key", max_length=256)]
-Version = Annotated[int, PathParameter(description="a version number")]
+Key = Annotated[
+    str,
+    PathParameter(
+        description="the secret's key: letters, digits, '_', '.', '-'; no '..'", schema_extra=rules.SECRET_KEY
+    ),
+]
+Version = Annotated[
+    int, PathParameter(description="a version number", schema_extra={"minimum": 1, "maximum": MAX_VERSION})
+]
 Caller = NamedDependency[Principal]
 Secrets = NamedDependency[SecretService]
 
@@ -57,9 +65,11 @@ class SecretsController(Controller):
         self,
         principal: Caller,
         secret_service: Secrets,
-        secret_type: Annotated[str | None, QueryParameter(name="type", description="exact type")] = None,
+        secret_type: Annotated[
+            str | None, QueryParameter(name="type", description="exact type", schema_extra=rules.FILTER)
+        ] = None,
         tag: Annotated[list[str] | None, QueryParameter(description="repeatable; all must match")] = None,
-        q: Annotated[str | None, QueryParameter(description="substring of the key", max_length=128)] = None,
+        q: Annotated[str | None, QueryParameter(description="substring of the key", schema_extra=rules.FILTER)] = None,
     ) -> schemas.SecretList:
         records = await secret_service.list(principal, secret_type=secret_type, tags=tag or (), query=q)
         return summaries(records)
@@ -125,33 +135,13 @@ class SecretsController(Controller):
 
     @get("/{key:str}/versions", summary="A secret's version history, newest first", responses=PROBLEM_RESPONSES)
     async def versions(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.VersionList:
-        history = await secret_service.versions(principal, key)
-        return schemas.VersionList(
-            key=history.key,
-            current_version=history.current_version,
-            versions=[
-                schemas.VersionSummary(
-                    version=v.version,
-                    created_at=v.created_at,
-                    current=v.version == history.current_version,
-                    deleted=v.deleted_at is not None,
-                    destroyed=v.destroyed,
-                    deleted_at=v.deleted_at,
-                )
-                for v in history.versions
-            ],
-        )
+        return await version_list(secret_service, principal, key)
 
     @get("/{key:str}/versions/{version:int}", summary="Read one version's value", responses=PROBLEM_RESPONSES)
     async def read_version(
         self, key: Key, version: Version, principal: Caller, secret_service: Secrets
     ) -> schemas.SecretVersionRead:
-        if version < 1:
-            raise InvalidInput("versions start at 1", field="version")
-        view = await secret_service.get_version(principal, key, version)
-        return schemas.SecretVersionRead(
-            key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
-        )
+        return await version_read(secret_service, principal, key, version)
 
     @post(
         "/{key:str}/rollback",
@@ -162,8 +152,7 @@ class SecretsController(Controller):
     async def rollback(
         self, key: Key, data: JSONBody[schemas.RollbackCreate], principal: Caller, secret_service: Secrets
     ) -> schemas.RollbackDone:
-        done = await secret_service.rollback(principal, key, to_version=data.to_version)
-        return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
+        return await rollback_to(secret_service, principal, key, data)
 
     @get(
         "/{key:str}/metadata",
@@ -171,10 +160,7 @@ class SecretsController(Controller):
         responses=PROBLEM_RESPONSES,
     )
     async def read_metadata(self, key: Key, principal: Caller, secret_service: Secrets) -> schemas.SecretMetadataRead:
-        metadata, vault_metadata = await secret_service.get_metadata(principal, key)
-        return _metadata_read(
-            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
-        )
+        return await metadata_read(secret_service, principal, key)
 
     @patch(
         "/{key:str}/metadata",
@@ -184,19 +170,73 @@ class SecretsController(Controller):
     async def update_metadata(
         self, key: Key, data: JSONBody[schemas.SecretMetadataUpdate], principal: Caller, secret_service: Secrets
     ) -> schemas.SecretMetadataRead:
-        metadata, vault_metadata = await secret_service.update_metadata(
-            principal,
-            key,
-            tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
-            secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
-            description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
-            ttl=SERVICE_UNSET if data.ttl is schemas.UNSET else data.ttl,
-            expires_at=SERVICE_UNSET if data.expires_at is schemas.UNSET else data.expires_at,
-            rotate_every=SERVICE_UNSET if data.rotate_every is schemas.UNSET else data.rotate_every,
-        )
-        return _metadata_read(
-            metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
-        )
+        return await metadata_update(secret_service, principal, key, data)
+
+
+# What the generic routes do for a key, shared with the routes that take a key in another form
+# (`/api/v1/secrets/docker/{registry}/...` for the key `docker/{registry}`).
+
+
+async def version_list(secret_service: SecretService, principal: Principal, key: str) -> schemas.VersionList:
+    history = await secret_service.versions(principal, key)
+    return schemas.VersionList(
+        key=history.key,
+        current_version=history.current_version,
+        versions=[
+            schemas.VersionSummary(
+                version=v.version,
+                created_at=v.created_at,
+                current=v.version == history.current_version,
+                deleted=v.deleted_at is not None,
+                destroyed=v.destroyed,
+                deleted_at=v.deleted_at,
+            )
+            for v in history.versions
+        ],
+    )
+
+
+async def version_read(
+    secret_service: SecretService, principal: Principal, key: str, version: int
+) -> schemas.SecretVersionRead:
+    if version < 1:
+        raise InvalidInput("versions start at 1", field="version")
+    view = await secret_service.get_version(principal, key, version)
+    return schemas.SecretVersionRead(
+        key=view.key, value=view.value.reveal(), version=view.version, created_at=view.created_at
+    )
+
+
+async def rollback_to(
+    secret_service: SecretService, principal: Principal, key: str, data: schemas.RollbackCreate
+) -> schemas.RollbackDone:
+    done = await secret_service.rollback(principal, key, to_version=data.to_version)
+    return schemas.RollbackDone(success=True, new_version=done.new_version, restored_from=done.restored_from)
+
+
+async def metadata_read(secret_service: SecretService, principal: Principal, key: str) -> schemas.SecretMetadataRead:
+    metadata, vault_metadata = await secret_service.get_metadata(principal, key)
+    return _metadata_read(
+        metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+    )
+
+
+async def metadata_update(
+    secret_service: SecretService, principal: Principal, key: str, data: schemas.SecretMetadataUpdate
+) -> schemas.SecretMetadataRead:
+    metadata, vault_metadata = await secret_service.update_metadata(
+        principal,
+        key,
+        tags=SERVICE_UNSET if data.tags is schemas.UNSET else data.tags,
+        secret_type=SERVICE_UNSET if data.type is schemas.UNSET else data.type,
+        description=SERVICE_UNSET if data.description is schemas.UNSET else data.description,
+        ttl=SERVICE_UNSET if data.ttl is schemas.UNSET else data.ttl,
+        expires_at=SERVICE_UNSET if data.expires_at is schemas.UNSET else data.expires_at,
+        rotate_every=SERVICE_UNSET if data.rotate_every is schemas.UNSET else data.rotate_every,
+    )
+    return _metadata_read(
+        metadata, current_version=vault_metadata.current_version, updated_at=vault_metadata.updated_at
+    )
 
 
 def _metadata_read(
