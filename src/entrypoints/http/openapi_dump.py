@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.serialization import encode_json
 
 from entrypoints.http.app import create_app
@@ -36,7 +37,8 @@ def openapi_schema_json() -> bytes:
         server=ServerSettings(),
     )
     app = create_app(settings=placeholder)
-    return encode_json(app.openapi_schema.to_schema())
+    # The document as served: with `refine_openapi`'s corrections, which live on the plugin's copy.
+    return encode_json(app.plugins.get(OpenAPIPlugin).provide_openapi_schema())
 
 
 def main(argv: list[str]) -> int:

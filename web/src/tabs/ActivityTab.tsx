@@ -1,18 +1,23 @@
 // The caller's audit trail: filters, keyset paging ("Older"), CSV export of a date range.
 import { useEffect, useState } from "preact/hooks";
 import { api, download, errorMessage, ok, type Schemas } from "../api/client";
+import type { paths } from "../api/schema";
 import { ErrorText, Loading, formatTime } from "../components/ui";
 import { announce } from "../state";
 
 type Filters = { secret_key: string; action: string; outcome: string; start_date: string; end_date: string };
 const EMPTY: Filters = { secret_key: "", action: "", outcome: "", start_date: "", end_date: "" };
 const PAGE = 25;
-// The API's audit actions and outcomes (domain/audit.py), for the filter menus.
-const ACTIONS = [
+type AuditQuery = NonNullable<paths["/api/v1/secrets/audit"]["get"]["parameters"]["query"]>;
+type Action = NonNullable<AuditQuery["action"]>;
+type Outcome = NonNullable<AuditQuery["outcome"]>;
+// The API's audit actions and outcomes (typed from the schema, so a renamed one fails the build).
+const ACTIONS: Action[] = [
   "create", "read", "read_version", "list", "update", "rotate", "rollback", "delete", "validate", "test_login",
   "sync", "bulk_import", "export", "metadata_read", "metadata_update", "denied", "audit_read", "audit_export",
+  "expire", "destroy", "expiry_warning",
 ];
-const OUTCOMES = ["success", "denied", "not_found", "invalid", "conflict", "error"];
+const OUTCOMES: Outcome[] = ["success", "denied", "not_found", "invalid", "conflict", "unavailable", "error"];
 
 function toIso(date: string, endOfDay: boolean): string | undefined {
   if (!date) return undefined;
@@ -35,8 +40,8 @@ export function ActivityTab() {
         params: {
           query: {
             secret_key: filters.secret_key || undefined,
-            action: filters.action || undefined,
-            outcome: filters.outcome || undefined,
+            action: (filters.action || undefined) as Action | undefined,
+            outcome: (filters.outcome || undefined) as Outcome | undefined,
             start_date: toIso(filters.start_date, false),
             end_date: toIso(filters.end_date, true),
             limit: PAGE,
