@@ -1,5 +1,5 @@
 # Everything runs from the project venv; `make install` creates it.
-.PHONY: install run test fuzz lint bench docs docs-serve clean clean-data web web-types
+.PHONY: install run test fast fuzz lint bench docs docs-serve clean clean-data web web-types
 
 install:
 	bash infra/scripts/bootstrap.sh
@@ -9,11 +9,15 @@ run: install
 
 # Any non-zero pytest exit fails the target, including 5 (no tests collected):
 # a run that tested nothing must not pass.
-test: install
+test: lint
 	bash infra/scripts/ensure-services.sh
-	.venv/bin/lint-imports
 	.venv/bin/pytest -q
 
+# The unit and contract suites alone (the contract suites' SQL legs need the local PostgreSQL/Redis).
+fast: install
+	.venv/bin/pytest -q tests/unit tests/contract -m "unit or contract"
+
+# Fails on any lint finding, unformatted file, type error or layer violation.
 # `make test` runs a bounded schemathesis pass (tests/e2e/test_fuzz.py, fixed seed); this is the
 # longer one. FUZZ_SEED picks another seed, FUZZ_MAX_EXAMPLES the cases per operation.
 fuzz: install
@@ -32,6 +36,9 @@ web-types: install
 	bash infra/scripts/build-web.sh
 
 lint: install
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/mypy
 	.venv/bin/lint-imports
 
 bench: install

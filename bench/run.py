@@ -29,7 +29,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,8 +46,12 @@ MIX_SCRIPT = REPO / "bench" / "lua" / "mix.lua"
 # The project's packages live under src/ (installed editable in the venv; this makes a plain
 # checkout work too).
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(1, str(REPO))  # tests.support: the one free_port and process-group shutdown
 
 import httpx  # noqa: E402  (after the sys.path tweak on purpose)
+
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.processes import stop_process_group  # noqa: E402
 
 WRK_THREADS, WRK_CONNECTIONS = 2, 32  # the settings PERFORMANCE.md's figures were taken with
 MOUNT = "mirage"
@@ -152,9 +155,7 @@ def parse_wrk(output: str) -> WrkResult:
         p99_ms=_ms(find(r"^\s+99%\s+(\S+)").group(1)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
-        statuses=dict(
-            (int(code), int(count)) for code, count in (part.split("=") for part in statuses.group(1).split())
-        )
+        statuses={int(code): int(count) for code, count in (part.split("=") for part in statuses.group(1).split())}
         if statuses
         else {},
         raw_output=output,
@@ -184,23 +185,6 @@ def run_wrk(
 # -- processes ----------------------------------------------------------------------------------
 
 
-def free_port(consecutive: int = 1) -> int:
-    """A port p with p .. p+consecutive-1 free on 127.0.0.1 (the dev server also binds p+1)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        try:
-            with contextlib.ExitStack() as stack:
-                for offset in range(consecutive):
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError(f"no {consecutive} consecutive free ports found")
-
-
 @dataclass
 class Child:
     """A process started in its own session, so that stopping it reaches its children too."""
@@ -213,16 +197,7 @@ class Child:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=wait)
-        # The leader may be gone while a worker lingers in its group: make sure the group is empty.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process, grace_seconds=15)
 
 
 def start_child(name: str, cmd: list[str], env: dict[str, str], log_path: Path) -> Child:
@@ -750,8 +725,10 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
     baselines = ", ".join(f"{row.label[:3]} {row.baseline.rps:,.0f}" for row in rows if row.baseline)
     tail = [
         "",
-        f"Each ratio divides by the raw OpenBao run made right before that scenario (req/s: {baselines}); "
-        "(a) is the one before (b).",
+        (
+            f"Each ratio divides by the raw OpenBao run made right before that scenario (req/s: {baselines}); "
+            "(a) is the one before (b)."
+        ),
         "",
         "Cache effect (from OpenBao's `vault_route_read_mirage_` counter around each measured run):",
         *cache_notes(report),
@@ -760,9 +737,11 @@ def render(report: Report, args: argparse.Namespace, plan: Plan) -> str:
         s = report.vault_sessions
         tail += [
             "",
-            f"Per-user Vault tokens (VAULT_USER_AUTH=jwt, one worker's counters, cache-on run): {s['logins']:,} "
-            f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
-            f"(reuse ratio {s['reuse_ratio']:.4f}).",
+            (
+                f"Per-user Vault tokens (VAULT_USER_AUTH=jwt, one worker's counters, cache-on run): {s['logins']:,} "
+                f"JWT logins at {s['mean_login_ms']} ms each on average, {s['reuses']:,} reuses "
+                f"(reuse ratio {s['reuse_ratio']:.4f})."
+            ),
         ]
     if report.rss:
         tail += [

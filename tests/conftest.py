@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import hvac
 import pytest
 
-from adapters.db.migrate import upgrade
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keypair
 from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 from adapters.vault.hvac_vault import HvacSecretVault
-from tests.support.openbao import start_dev_openbao
-from tests.support.postgres import create_test_database, drop_test_database, postgres_admin_url, server_answers
+from tests.support.openbao import MOUNT, start_dev_openbao
+from tests.support.postgres import migrated_test_database, postgres_admin_url, server_answers
+from tests.support.providers import FakeGitHub, FakeRailway, FakeTokenRegistry, FakeTokenServer
+from tests.support.registry import REGISTRY_USERS, LocalRegistry, RegistryUnavailable, start_docker_registry
 from tests.support.served import serve
-
-MOUNT = "mirage"
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +56,15 @@ def pg_admin_url():
 @pytest.fixture(scope="session")
 def pg_url(pg_admin_url):
     """A fresh, migrated database for this test session, dropped at the end."""
-    url = create_test_database(pg_admin_url)
-    try:
-        upgrade(url)
+    with migrated_test_database(pg_admin_url) as url:
         yield url
-    finally:
-        drop_test_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def fresh_pg_url(pg_admin_url):
+    """A fresh, migrated database of this test's own (for tests that break or fill it), dropped after."""
+    with migrated_test_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +80,37 @@ def served_instance(openbao, pg_url, signing_keys, tmp_path_factory):
         log_dir=tmp_path_factory.mktemp("served"),
     ) as instance:
         yield instance
+
+
+@pytest.fixture
+def fake_railway() -> Iterator[FakeRailway]:
+    with FakeRailway() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_token_registry() -> Iterator[FakeTokenRegistry]:
+    """A Bearer-auth registry and its token server; user `alice` / password `wonderland`."""
+    with FakeTokenServer(service=FakeTokenRegistry.SERVICE) as tokens:
+        tokens.users["alice"] = "wonderland"
+        with FakeTokenRegistry(tokens) as registry:
+            yield registry
+
+
+@pytest.fixture(scope="session")
+def local_docker_registry() -> Iterator[LocalRegistry]:
+    """One real registry per session with `REGISTRY_USERS`. Fails (never skips) if it can't start."""
+    try:
+        registry = start_docker_registry(REGISTRY_USERS)
+    except RegistryUnavailable as exc:
+        pytest.fail(str(exc))
+    try:
+        yield registry
+    finally:
+        registry.stop()

@@ -10,26 +10,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from domain.errors import DomainError, InvalidInput
-from domain.providers import RailwayApi, RailwayTokenKind
 from domain.values import SecretValue, is_valid_secret_key
-
-SETTINGS_LINK_RAILWAY = "/settings/credentials#railway"
 
 TOKEN_SOURCE_VAULT = "vault"
 TOKEN_SOURCE_ENV = "env"
 
 
 class CredentialMissing(DomainError):
-    """The caller has no credential for a provider and no fallback applies; `link` says where to add one."""
+    """The caller has no credential for `provider` (`domain.providers.RAILWAY`, ...) and no fallback
+    applies. Where to add one (a page, an endpoint) is the entrypoint's to say."""
 
     title = "Credential not configured"
 
-    def __init__(self, message: str, *, link: str) -> None:
+    def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(message)
-        self.link = link
+        self.provider = provider
 
 
 class VaultDisabled(DomainError):
@@ -104,7 +101,7 @@ def parse_dotenv(text: str) -> dict[str, SecretValue]:
         index += 1
         if not line or line.startswith("#"):
             continue
-        if line.startswith("export ") or line.startswith("export\t"):
+        if line.startswith(("export ", "export\t")):
             line = line[len("export") :].lstrip()
         name, sep, rest = line.partition("=")
         name = name.strip()
@@ -180,20 +177,6 @@ class EnvironmentRecord:
     railway: RailwayTarget | None = None
 
 
-class EnvironmentRegistry(Protocol):
-    """The environments of each user the service knows (metadata only, never values)."""
-
-    async def ensure(self, user_id: str, env_id: str) -> None:
-        """Record the environment on first use; a no-op afterwards."""
-        ...
-
-    async def get(self, user_id: str, env_id: str) -> EnvironmentRecord | None: ...
-
-    async def set_railway_target(self, user_id: str, env_id: str, target: RailwayTarget) -> None: ...
-
-    async def count(self, user_id: str) -> int: ...
-
-
 @dataclass(frozen=True, slots=True)
 class TokenSourceCounts:
     """How many users get their Railway token from Vault, from the shared env token, or not at all."""
@@ -202,31 +185,3 @@ class TokenSourceCounts:
     vault: int
     env: int
     none: int
-
-
-class UserAccounts(Protocol):
-    """The users table's provider columns: where each user's Railway token comes from."""
-
-    async def set_railway_source(
-        self, user_id: str, source: str | None, *, validated_at: datetime | None = None
-    ) -> None:
-        """Set (or clear, with None) the token source; creates the user's row if needed."""
-        ...
-
-    async def mark_env_fallback(self, user_id: str) -> None:
-        """Record `env` as the source unless the user already has one."""
-        ...
-
-    async def railway_source(self, user_id: str) -> str | None: ...
-
-    async def set_github_validated(self, user_id: str, at: datetime | None) -> None: ...
-
-    async def token_sources(self) -> TokenSourceCounts: ...
-
-    async def user_ids(self) -> list[str]: ...
-
-
-class RailwayClients(Protocol):
-    """Builds a Railway API client bound to one token, sent the way its kind requires."""
-
-    def client_for(self, token: SecretValue, kind: RailwayTokenKind) -> RailwayApi: ...

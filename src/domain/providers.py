@@ -1,6 +1,6 @@
 """Provider credentials: what validating a Railway/GitHub token or a registry login tells us.
 
-Results, errors and ports for the provider adapters, plus the pure helpers that turn stored
+Results and errors of the provider adapters (their ports are in `domain.ports`), plus the pure helpers that turn stored
 credentials into the formats consumers need. stdlib + msgspec only: the HTTP lives in
 `adapters.providers`. Nothing here puts a token in a message, a repr or a log line.
 """
@@ -11,9 +11,8 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from datetime import datetime
+from typing import Any, Literal, get_args
 
 from domain.errors import DomainError, InvalidInput
 from domain.values import SecretValue
@@ -80,6 +79,16 @@ class ProviderRateLimited(ProviderError):
 # Results
 
 RailwayTokenKind = Literal["account", "workspace", "project"]
+RAILWAY_TOKEN_KINDS: frozenset[RailwayTokenKind] = frozenset(get_args(RailwayTokenKind))
+
+
+def railway_token_kind(value: str | None) -> RailwayTokenKind | None:
+    """`value` as a Railway token kind, or None for anything else (an old or damaged record)."""
+    for kind in RAILWAY_TOKEN_KINDS:
+        if kind == value:
+            return kind
+    return None
+
 
 GitHubTokenType = Literal[
     "classic", "fine_grained", "oauth", "user_to_server", "server_to_server", "refresh", "unknown"
@@ -129,62 +138,6 @@ class RegistryLoginResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Ports
-
-
-class RailwayTokenValidator(Protocol):
-    """Asks Railway what a token is: account, workspace or project token.
-
-    Raises `ProviderRejected` when Railway refuses it in every form, `ProviderRateLimited`
-    on 429 and `ProviderUnavailable` when Railway can't answer.
-    """
-
-    async def validate(self, token: SecretValue) -> RailwayTokenInfo: ...
-
-
-class GitHubTokenValidator(Protocol):
-    """Asks GitHub who a token belongs to (`GET /user`), with scopes, type and expiry.
-
-    Raises `ProviderRejected`, `ProviderRateLimited` or `ProviderUnavailable`.
-    """
-
-    async def validate(self, token: SecretValue) -> GitHubTokenInfo: ...
-
-
-class RegistryLoginTester(Protocol):
-    """Logs in to a Docker registry the way `docker login` does; only a final 200 is valid.
-
-    Wrong credentials are a result (`valid=False` with a detail), not an error. A registry that
-    can't be reached or answers 5xx raises `ProviderUnavailable`; 429 raises `ProviderRateLimited`.
-    """
-
-    async def test(self, registry: str, username: str, password: SecretValue) -> RegistryLoginResult: ...
-
-
-class RailwayApi(Protocol):
-    """Railway's GraphQL API, bound to one user's token.
-
-    Raises `ProviderRejected` (Railway said no: bad token, unknown project, ...),
-    `ProviderRateLimited` or `ProviderUnavailable`.
-    """
-
-    async def upsert_variables(
-        self,
-        project_id: str,
-        environment_id: str,
-        service_id: str | None,
-        variables: Mapping[str, SecretValue],
-        replace: bool = False,
-    ) -> None:
-        """`variableCollectionUpsert`; with `replace=True` Railway drops variables not listed."""
-        ...
-
-    async def get_variables(
-        self, project_id: str, environment_id: str, service_id: str | None
-    ) -> dict[str, SecretValue]: ...
-
-
-# --------------------------------------------------------------------------------------------
 # Pure helpers
 
 _GITHUB_PREFIXES: tuple[tuple[str, GitHubTokenType], ...] = (
@@ -206,57 +159,9 @@ def github_token_type(token: SecretValue) -> GitHubTokenType:
     return "unknown"
 
 
-def parse_github_token_expiration(header: str) -> datetime:
-    """Parse `GitHub-Authentication-Token-Expiration`, in UTC.
-
-    GitHub has sent both `2026-09-03 02:34:04 UTC` and `2026-09-03 02:34:04 +0200`.
-    Raises ValueError for anything else.
-    """
-    text = header.strip()
-    if text.upper().endswith(" UTC"):
-        parsed = datetime.strptime(text[:-4].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    else:
-        parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
-    return parsed.astimezone(UTC)
-
-
-_LAST_PAGE = re.compile(r'<[^>]*[?&]page=([0-9]+)[^>]*>;\s*rel="last"')
-
-
-def last_page(link_header: str | None) -> int | None:
-    """The `page` of the `rel="last"` entry of an RFC 8288 `Link` header (GitHub's pagination)."""
-    if not link_header:
-        return None
-    match = _LAST_PAGE.search(link_header)
-    return int(match.group(1)) if match else None
-
-
-def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:
-    """`X-OAuth-Scopes: repo, read:org` → ("repo", "read:org"); absent or empty → ()."""
-    if not header:
-        return ()
-    return tuple(scope.strip() for scope in header.split(",") if scope.strip())
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:
-    """`Retry-After` as whole seconds (>= 0): delta-seconds or an HTTP date; None if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0, int(delta + 0.999))
-
-
 # Docker Hub answers to several names; `docker login` stores it under the v1 index URL.
-DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+DOCKER_HUB = "docker.io"  # the one name every Docker Hub alias is stored under
+DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 DOCKER_HUB_API = "registry-1.docker.io"
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 
@@ -289,17 +194,13 @@ def normalize_registry(registry: str) -> str:
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
     if not host or len(host) > MAX_REGISTRY_LENGTH or not _REGISTRY_HOST.fullmatch(host):
         raise InvalidInput("registry must be a host name, optionally with a port", field="registry")
-    return "docker.io" if host in DOCKER_HUB_ALIASES else host
-
-
-def is_docker_hub(registry: str) -> bool:
-    return normalize_registry(registry) == "docker.io"
+    return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
 
 
 def docker_config_key(registry: str) -> str:
     """The key `docker login` writes in `~/.docker/config.json` `auths` for this registry."""
     host = normalize_registry(registry)
-    return DOCKER_HUB_CONFIG_KEY if host == "docker.io" else host
+    return DOCKER_HUB_CONFIG_KEY if host == DOCKER_HUB else host
 
 
 def docker_config_auth_entry(registry: str, username: str, password: SecretValue) -> dict[str, Any]:

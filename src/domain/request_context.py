@@ -16,4 +16,5 @@ class RequestContext:
 
 # A context variable rather than a parameter on every use case: the audit trail needs it, the
 # use cases themselves do not. CLI jobs leave it at the default (no request).
-current_request: ContextVar[RequestContext] = ContextVar("current_request", default=RequestContext())
+NO_REQUEST = RequestContext()
+current_request: ContextVar[RequestContext] = ContextVar("current_request", default=NO_REQUEST)

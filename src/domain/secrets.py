@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from domain.credentials import validate_environment_id
 from domain.errors import InvalidInput, ReservedKey, ValueTooLarge
 from domain.values import SecretValue, is_valid_secret_key, is_valid_user_id
 
 # Vault's own entry limit is 1 MiB; secrets are tokens, passwords and certificates, so a much
 # smaller bound keeps cache entries and responses small and catches pasted files by mistake.
 MAX_VALUE_BYTES = 64 * 1024
+# How many versions of a secret Vault keeps (the KV mount's max_versions, set by `vault bootstrap`).
+VERSIONS_KEPT = 10
 MAX_TAGS = 12
 MAX_DESCRIPTION_BYTES = 400  # Vault custom_metadata values are capped at 512 bytes.
 # Filters and search text only ever match stored keys, tags and types: nothing longer is useful.
@@ -96,15 +99,22 @@ class SecretLocator:
         return self.default_type is SecretType.CUSTOM
 
 
-def _user_root(user_id: str) -> str:
+def user_root(user_id: str) -> str:
+    """`users/{id}`: the one place a user's Vault paths start from (ARCHITECTURE.md, "Vault path
+    contract"); a user id that could change the path's shape is refused."""
     if not is_valid_user_id(user_id):
         raise InvalidInput("the user id is not a valid identifier", field="sub")
     return f"users/{user_id}"
 
 
+def environment_path(user_id: str, env_id: str) -> str:
+    """`users/{id}/env_vars/{env_id}`: one Vault entry holds all of an environment's variables."""
+    return f"{user_root(user_id)}/env_vars/{validate_environment_id(env_id)}"
+
+
 def locate(user_id: str, key: str) -> SecretLocator:
     """Map an API key to its Vault path (ARCHITECTURE.md, "Vault path contract")."""
-    root = _user_root(user_id)
+    root = user_root(user_id)
     if key == "railway":
         return SecretLocator(user_id, key, f"{root}/railway", "token", SecretType.RAILWAY_TOKEN)
     if key == "github":

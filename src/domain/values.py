@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 _MASK = "********"
 
@@ -41,7 +42,7 @@ class SecretValue:
     def __hash__(self) -> int:
         return hash(("SecretValue", self._plain))
 
-    def __reduce__(self):  # pickling would be a way around the mask
+    def __reduce__(self) -> NoReturn:  # pickling would be a way around the mask
         raise TypeError("SecretValue cannot be pickled")
 
 

@@ -20,18 +20,20 @@ from entrypoints.commands import run as run_commands
 from entrypoints.settings import (
     MAX_WORKERS,
     SettingsError,
-    load_auth_settings,
+    TelemetrySettings,
+    load_data_dir,
     load_database_settings,
+    load_dev_vault_port,
+    load_optional_auth_settings,
     load_settings,
     load_vault_settings,
 )
 
-DEFAULT_DATA_DIR = ".data"
 DEV_DATABASE_FILE = "mirage.sqlite3"
 
 
 def _data_dir() -> Path:
-    return Path(os.environ.get("MIRAGE_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+    return load_data_dir(os.environ)
 
 
 def _serve(
@@ -40,6 +42,7 @@ def _serve(
     workers: int,
     server: str = "granian",
     *,
+    telemetry: TelemetrySettings,
     factory: str = "entrypoints.asgi:app_from_env",
 ) -> None:
     """Serve the ASGI factory with `workers` processes; each builds its own container and pools.
@@ -47,12 +50,10 @@ def _serve(
     granian by default: on this machine it served the warm read 1.7-2.7x faster than uvicorn with
     the same app and workers (docs/performance.md); `WEB_SERVER=uvicorn` keeps uvicorn.
     """
-    with _prometheus_multiprocess_dir(workers):
+    with _prometheus_multiprocess_dir(workers, telemetry.prometheus_multiproc_dir):
         if server == "granian":
             from granian import Granian
             from granian.constants import Interfaces
-
-            from entrypoints.settings import load_logging_settings
 
             Granian(
                 factory,
@@ -63,7 +64,7 @@ def _serve(
                 workers=workers,
                 websockets=False,
                 # Access lines go through the app's redacting handler and sampler (granian.access).
-                log_access=load_logging_settings(os.environ).access_sample > 0,
+                log_access=telemetry.access_sample > 0,
                 respawn_failed_workers=True,
             ).serve()
             return
@@ -81,7 +82,7 @@ def _serve(
 
 
 @contextlib.contextmanager
-def _prometheus_multiprocess_dir(workers: int) -> Iterator[None]:
+def _prometheus_multiprocess_dir(workers: int, given: str | None) -> Iterator[None]:
     """Several workers write their samples to one directory, so `/metrics` adds up all of them.
 
     The variable must be in the environment before the workers start (prometheus_client reads it
@@ -89,7 +90,6 @@ def _prometheus_multiprocess_dir(workers: int) -> Iterator[None]:
     of workers from an earlier run would be counted again); otherwise, with more than one worker,
     a private temporary directory is made here and removed when the server stops.
     """
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         directory = Path(given)
         directory.mkdir(parents=True, exist_ok=True)
@@ -101,7 +101,7 @@ def _prometheus_multiprocess_dir(workers: int) -> Iterator[None]:
         yield  # one process: its own registry is the whole truth
         return
     directory = Path(tempfile.mkdtemp(prefix="mirage-metrics-"))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ.update({"PROMETHEUS_MULTIPROC_DIR": str(directory)})  # for the workers to inherit
     try:
         yield
     finally:
@@ -147,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _upgrade_database(settings.database.admin_url or settings.database.url)
     else:
         _check_schema(settings.database.url)
-    _serve(settings.server.host, settings.server.port, workers, settings.server.server)
+    _serve(settings.server.host, settings.server.port, workers, settings.server.server, telemetry=settings.telemetry)
     return 0
 
 
@@ -172,8 +172,8 @@ def _bootstrap_vault() -> list[str]:
         addresses=vault.all_addresses,
     )
     jwt = None
-    if os.environ.get("AUTH_ISSUER"):  # Vault checks users' tokens the way the service does
-        auth = load_auth_settings(os.environ)
+    auth = load_optional_auth_settings(os.environ)
+    if auth is not None:  # Vault checks users' tokens the way the service does
         jwt = JwtAuthSetup(
             issuer=auth.issuer,
             audience=auth.audience,
@@ -230,7 +230,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # uvicorn re-raises a SIGTERM it handled once it has shut down; with Python's default action
     # that would end the process before `finally` stops OpenBao, leaving it running.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    bao = EmbeddedOpenBao(data_dir, port=int(os.environ.get("MIRAGE_DEV_VAULT_PORT", "8200")))
+    bao = EmbeddedOpenBao(data_dir, port=load_dev_vault_port(os.environ))
     info = bao.start()
     try:
         _, public_key = ensure_dev_keypair(data_dir / "auth")
@@ -264,6 +264,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             settings.server.port,
             workers=1,
             server=settings.server.server,
+            telemetry=settings.telemetry,
             factory="entrypoints.asgi:dev_app_from_env",
         )
     finally:
@@ -285,7 +286,7 @@ def _progress(done: int, total: int) -> None:
 def _read_csv(path: str) -> list[tuple[str, str]]:
     import csv
 
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     with open(path, newline="") as handle:
         for row in csv.reader(handle):
             if not row or row[0].strip().startswith("#") or row[0].strip().lower() in ("user", "user_id"):

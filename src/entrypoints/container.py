@@ -1,10 +1,16 @@
-"""The composition root: the only place that picks concrete adapters."""
+"""The composition root: the only place that picks concrete adapters.
+
+Production and tests are wired by the same `build_container`; a test passes in only what it
+replaces (`vault=`, `cache=`, `audit_log=`, `identity=`, `index=`, `users=`, `providers=`), as
+fakes, and the root builds the rest. The container closes only what it built itself.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,7 +48,19 @@ from adapters.vault.sessions import JwtVaultSessions, SharedVaultSessions
 from adapters.vault.token_lifecycle import TokenKeepingVault, VaultTokenKeeper
 from domain.errors import VaultRefused, VaultUnavailable
 from domain.health import BreakerHealth, CacheHealth
-from domain.ports import IdentityVerifier, SecretCache, SecretVault, VaultSessions
+from domain.ports import (
+    AuditLog,
+    EnvironmentRegistry,
+    GitHubTokenValidator,
+    IdentityVerifier,
+    RegistryLoginTester,
+    SecretCache,
+    SecretIndex,
+    SecretVault,
+    UserAccounts,
+    UserDirectory,
+    VaultSessions,
+)
 from domain.rate_limits import RateLimits, WindowCounter
 from domain.values import SecretValue
 from entrypoints.settings import Settings
@@ -69,7 +87,7 @@ class Container:
     vaults: VaultSessions  # whose identity runs each user's operations
     breaker: CircuitBreaker
     database: Database
-    audit_log: SqlAuditLog
+    audit_log: AuditLog
     trail: AuditTrail
     audit: AuditService
     health: HealthService
@@ -82,21 +100,24 @@ class Container:
     expiring: ExpiringSecretsService
     rate_limits: RateLimits
     vault_http: aiohttp.ClientSession  # one pool for every Vault data call, every identity
-    access: BatchedAccessIndex
+    access: BatchedAccessIndex  # last-access writes, batched off the read path
+    # What the root built and must release, in order (overrides are the caller's to close).
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     async def close(self) -> None:
-        await self.http.aclose()
-        await self.access.close()  # writes the last-access times still pending
-        if isinstance(self.rate_limits.counter, RedisWindows):
-            await self.rate_limits.counter.close()
-        if isinstance(self.cache, RedisSecretCache):
-            await self.cache.close()
-        if isinstance(self.vaults, JwtVaultSessions):
-            await self.vaults.close()
-        await self.audit_log.close()  # commits what is still queued, witnesses the heads (in Vault)
-        await self.vault.close()
-        await self.vault_http.close()  # after the audit log: its last witness goes to Vault
-        await self.database.dispose()
+        for close in self.closers:
+            await close()
+
+
+@dataclass(frozen=True)
+class ProviderAdapters:
+    """What the provider services talk to; None: the production adapter (HTTP, SQL)."""
+
+    railway: RailwayGraphQLTokenValidator | None = None  # validator and per-token client builder
+    github: GitHubTokenValidator | None = None
+    registry: RegistryLoginTester | None = None
+    accounts: UserAccounts | None = None
+    environments: EnvironmentRegistry | None = None
 
 
 @dataclass
@@ -118,6 +139,7 @@ def build_provider_services(
     vaults: VaultSessions,
     database: Database,
     http: httpx.AsyncClient,
+    adapters: ProviderAdapters | None = None,
 ) -> ProviderServices:
     """The provider services record their own, user-level audit events on `trail`; underneath they
     need an unaudited `SecretService` (given an audited one, they use its unaudited twin), so each
@@ -125,9 +147,10 @@ def build_provider_services(
     if isinstance(secrets, AuditedSecretService):
         secrets = secrets.unaudited()
     providers = settings.providers
-    railway_validator = RailwayGraphQLTokenValidator(providers.railway_api_url, http)
-    accounts = SqlUserAccounts(database)
-    environments = SqlEnvironmentRegistry(database)
+    given = adapters or ProviderAdapters()
+    railway_validator = given.railway or RailwayGraphQLTokenValidator(providers.railway_api_url, http)
+    accounts = given.accounts or SqlUserAccounts(database)
+    environments = given.environments or SqlEnvironmentRegistry(database)
     policy = RailwayPolicy(
         vault_enabled=providers.secrets_vault_enabled,
         max_age_days=providers.railway_token_max_age_days,
@@ -158,13 +181,13 @@ def build_provider_services(
         github=GitHubTokenService(
             secrets=secrets,
             trail=trail,
-            validator=GitHubTokenValidatorHttp(providers.github_api_url, http),
+            validator=given.github or GitHubTokenValidatorHttp(providers.github_api_url, http),
             accounts=accounts,
         ),
         docker=DockerCredentialService(
             secrets=secrets,
             trail=trail,
-            tester=DockerRegistryLoginTester(http, frozenset(providers.docker_insecure_registries)),
+            tester=given.registry or DockerRegistryLoginTester(http, frozenset(providers.docker_insecure_registries)),
         ),
         environments=environment_secrets,
         railway_clients=railway_clients,
@@ -182,53 +205,93 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False)
 
 
-async def build_container(settings: Settings) -> Container:
+async def build_container(
+    settings: Settings,
+    *,
+    vault: SecretVault | None = None,
+    vaults: VaultSessions | None = None,
+    cache: SecretCache | None = None,
+    audit_log: AuditLog | None = None,
+    identity: IdentityVerifier | None = None,
+    index: SecretIndex | None = None,
+    users: UserDirectory | None = None,
+    providers: ProviderAdapters | None = None,
+) -> Container:
+    """Everything the entrypoints need, from `settings`; each keyword replaces one adapter.
+
+    `vault` is the service's own Vault (it still gets the retries, the breaker and tracing);
+    `vaults` decides whose Vault each user's operations run against (default: from settings).
+    """
+    owned: dict[str, Callable[[], Awaitable[object]]] = {}  # what this root built, to close
     breaker = CircuitBreaker(
         failure_threshold=settings.vault.breaker_failures, reset_timeout=settings.vault.breaker_cooldown_seconds
     )
     track_circuit_breaker(breaker)
     vault_http = new_http_session(verify=not settings.vault.skip_verify)
     # Spans and metrics wrap the resilient layer, so one span covers one logical call, retries included.
-    vault = TracedSecretVault(await _build_service_vault(settings, breaker, vault_http))
-    database = create_database(settings.database.url)
-    witness_interval = settings.database.audit_witness_interval
-    # The chain heads go to Vault under the service's own path (its own identity, not a user's).
-    audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
-        database,
-        witness=VaultChainWitness(vault, settings.database.audit_witness_path) if witness_interval > 0 else None,
-        witness_interval=witness_interval or 10.0,
-    )
+    if vault is None:
+        service_vault = await _build_service_vault(settings, breaker, vault_http)
+        owned["vault"] = service_vault.close
+    else:
+        service_vault = _resilient(vault, settings, breaker)
+    traced_vault = TracedSecretVault(service_vault)
+    database = create_database(settings.database.url)  # connects on first use only
+    if audit_log is None:
+        witness_interval = settings.database.audit_witness_interval
+        # The chain heads go to Vault under the service's own path (its own identity, not a user's).
+        sql_audit_log = SqlAuditLog(  # its writer task starts on the first append, in the serving loop
+            database,
+            witness=VaultChainWitness(traced_vault, settings.database.audit_witness_path)
+            if witness_interval > 0
+            else None,
+            witness_interval=witness_interval or 10.0,
+        )
+        owned["audit_log"] = sql_audit_log.close  # commits what is still queued, witnesses the heads (in Vault)
+        audit_log = sql_audit_log
     timed_audit_log = TimedAuditLog(audit_log)
     trail = AuditTrail(timed_audit_log)
-    cache = await _build_cache(settings, vault)
-    auth = settings.auth
-    identity = JwtVerifier(
-        issuer=auth.issuer,
-        audience=auth.audience,
-        public_key_file=Path(auth.public_key_file) if auth.public_key_file else None,
-        jwks_url=auth.jwks_url,
-        roles_claim=auth.roles_claim,
-    )
-    vaults = _build_vault_sessions(settings, vault, breaker, vault_http)
+    if cache is None:
+        cache = await _build_cache(settings, traced_vault)
+        if isinstance(cache, RedisSecretCache):
+            owned["cache"] = cache.close
+    identity = identity or _build_identity(settings)
+    if vaults is None:
+        vaults = _build_vault_sessions(settings, traced_vault, breaker, vault_http)
+        if isinstance(vaults, JwtVaultSessions):
+            owned["vaults"] = vaults.close
     # A per-user session lookup (a JWT login, sometimes) is worth a span; the shared identity's
     # is a constant (already a traced vault), and a span for it cost ~7% of an uncached read.
     traced_vaults = TracedVaultSessions(vaults) if isinstance(vaults, JwtVaultSessions) else vaults
-    index = TracedSecretIndex(SqlSecretIndex(database))
-    access = BatchedAccessIndex(index)  # last-access writes batched off the read path
+    traced_index = TracedSecretIndex(index or SqlSecretIndex(database))
+    access = BatchedAccessIndex(traced_index)  # last-access writes batched off the read path
     secrets = AuditedSecretService(
         trail=trail,
         vaults=traced_vaults,
         index=access,
-        users=SqlUserDirectory(database),
+        users=users or SqlUserDirectory(database),
         cache=TracedSecretCache(cache),
         cache_policy=CachePolicy(
             ttl_seconds=settings.cache.ttl_seconds, max_stale_seconds=settings.cache.max_stale_seconds
         ),
     )
     http = build_http_client(settings)
+    rate_limits = build_rate_limits(settings)
+    if isinstance(rate_limits.counter, RedisWindows):
+        owned["rate_limits"] = rate_limits.counter.close
+    # Pending last-access times first (they go to the database); the audit log before the vault and
+    # its HTTP session (it witnesses its heads there); the database last (everything writes to it).
+    order = ("rate_limits", "cache", "vaults", "audit_log", "vault")
+    closers = [
+        http.aclose,
+        access.close,
+        *(owned[name] for name in order if name in owned),
+        vault_http.close,
+        database.dispose,
+    ]
+    built_cache = cache
     return Container(
         settings=settings,
-        vault=vault,
+        vault=traced_vault,
         vaults=vaults,
         breaker=breaker,
         database=database,
@@ -236,9 +299,9 @@ async def build_container(settings: Settings) -> Container:
         trail=trail,
         audit=AuditService(log=timed_audit_log, trail=trail),
         health=HealthService(
-            vault=vault,
+            vault=traced_vault,
             database=lambda: database_health(database),
-            cache=lambda: _cache_health(settings, cache),
+            cache=lambda: _cache_health(settings, built_cache),
             breaker=lambda: _breaker_health(breaker),
         ),
         cache=cache,
@@ -246,15 +309,33 @@ async def build_container(settings: Settings) -> Container:
         secrets=secrets,
         http=http,
         providers=build_provider_services(
-            settings, secrets=secrets.unaudited(), trail=trail, vaults=traced_vaults, database=database, http=http
+            settings,
+            secrets=secrets.unaudited(),
+            trail=trail,
+            vaults=traced_vaults,
+            database=database,
+            http=http,
+            adapters=providers,
         ),
         vault_http=vault_http,
         access=access,
-        rate_limits=build_rate_limits(settings),
-        cleanup=build_cleanup_service(settings, vault=vault, database=database, cache=cache, trail=trail),
+        rate_limits=rate_limits,
+        cleanup=build_cleanup_service(settings, vault=traced_vault, database=database, cache=cache, trail=trail),
         expiring=ExpiringSecretsService(
-            index=index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
+            index=traced_index, trail=trail, railway_max_age_days=settings.providers.railway_token_max_age_days
         ),
+        closers=closers,
+    )
+
+
+def _build_identity(settings: Settings) -> JwtVerifier:
+    auth = settings.auth
+    return JwtVerifier(
+        issuer=auth.issuer,
+        audience=auth.audience,
+        public_key_file=Path(auth.public_key_file) if auth.public_key_file else None,
+        jwks_url=auth.jwks_url,
+        roles_claim=auth.roles_claim,
     )
 
 

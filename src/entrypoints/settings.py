@@ -1,4 +1,8 @@
-"""Typed settings, read from the environment once by the entrypoint and passed down."""
+"""Typed settings, read from the environment once by the entrypoint and passed down.
+
+The only module that reads environment variables (tests/unit/test_settings_home.py fails the build
+otherwise); each one is validated here and listed in the README's settings table.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
 from domain.rate_limits import Limit
+from services.audit_service import DEFAULT_RETENTION_DAYS
 
 DEFAULT_MOUNT = "mirage"
 
@@ -133,6 +139,24 @@ class ProviderSettings(msgspec.Struct, frozen=True):
     __str__ = __repr__
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+
+
+DEFAULT_ACCESS_LOG_SAMPLE = 0.01
+
+
+class TelemetrySettings(msgspec.Struct, frozen=True):
+    log_level: str = "INFO"
+    log_json: bool = True  # LOG_FORMAT=json (one object a line) or text
+    # ACCESS_LOG_SAMPLE: the share of successful access lines kept (every 4xx/5xx is kept).
+    access_sample: float = DEFAULT_ACCESS_LOG_SAMPLE
+    # OpenTelemetry's standard OTEL_* variables, as given: the SDK's exporter setup interprets them.
+    otel: Mapping[str, str] = msgspec.field(default_factory=dict)
+    # Several workers write their samples there and /metrics adds them up; None: one process.
+    prometheus_multiproc_dir: str | None = None
+
+
 class RateLimitSettings(msgspec.Struct, frozen=True):
     """Per-user provider calls and per-address failed logins; counted in Redis when REDIS_URL is set."""
 
@@ -165,9 +189,15 @@ class Settings(msgspec.Struct, frozen=True):
     server: ServerSettings
     dev_mode: bool = False
     providers: ProviderSettings = ProviderSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     ui: UiSettings = UiSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+
+
+def _default(struct: type[msgspec.Struct], name: str) -> Any:
+    """A field's default, so that a loader's fallback and the struct's default are one number."""
+    return next(field.default for field in msgspec.structs.fields(struct) if field.name == name)
 
 
 def _without_password(url: str) -> str:
@@ -234,10 +264,12 @@ def load_vault_settings(env: Mapping[str, str]) -> VaultSettings:
         secret_id=secret_id,
         wrapped_secret_id=wrapped,
         approle_mount=(_optional(env, "VAULT_APPROLE_MOUNT") or "approle").strip("/"),
-        timeout_seconds=float(_seconds(env, "VAULT_TIMEOUT_SECONDS", 5)),
-        retry_attempts=max(1, _seconds(env, "VAULT_RETRY_ATTEMPTS", 3)),
-        breaker_failures=max(1, _seconds(env, "VAULT_BREAKER_FAILURES", 5)),
-        breaker_cooldown_seconds=max(1, _seconds(env, "VAULT_BREAKER_COOLDOWN_SECONDS", 10)),
+        timeout_seconds=float(_seconds(env, "VAULT_TIMEOUT_SECONDS", int(_default(VaultSettings, "timeout_seconds")))),
+        retry_attempts=max(1, _seconds(env, "VAULT_RETRY_ATTEMPTS", _default(VaultSettings, "retry_attempts"))),
+        breaker_failures=max(1, _seconds(env, "VAULT_BREAKER_FAILURES", _default(VaultSettings, "breaker_failures"))),
+        breaker_cooldown_seconds=max(
+            1, _seconds(env, "VAULT_BREAKER_COOLDOWN_SECONDS", _default(VaultSettings, "breaker_cooldown_seconds"))
+        ),
         namespace=_optional(env, "VAULT_NAMESPACE"),
         skip_verify=_flag(env, "VAULT_SKIP_VERIFY"),
         mount=mount,
@@ -294,12 +326,17 @@ def load_auth_settings(env: Mapping[str, str]) -> AuthSettings:
         audience=_required(env, "AUTH_AUDIENCE"),
         jwks_url=jwks_url,
         public_key_file=key_file,
-        roles_claim=_optional(env, "AUTH_ROLES_CLAIM") or "roles",
+        roles_claim=_optional(env, "AUTH_ROLES_CLAIM") or _default(AuthSettings, "roles_claim"),
     )
 
 
+def load_optional_auth_settings(env: Mapping[str, str]) -> AuthSettings | None:
+    """The auth settings when AUTH_ISSUER is set (`vault bootstrap` then sets up JWT auth too), else None."""
+    return load_auth_settings(env) if _optional(env, "AUTH_ISSUER") else None
+
+
 def load_server_settings(env: Mapping[str, str]) -> ServerSettings:
-    port_raw = _optional(env, "PORT") or "8000"
+    port_raw = _optional(env, "PORT") or str(_default(ServerSettings, "port"))
     if not (port_raw.isascii() and port_raw.isdigit()) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"PORT must be a port number, not {port_raw!r}")
     workers_raw = _optional(env, "WEB_CONCURRENCY")
@@ -329,8 +366,8 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def load_cache_settings(env: Mapping[str, str]) -> CacheSettings:
-    ttl = _seconds(env, "CACHE_TTL_SECONDS", 300)
-    max_stale = _seconds(env, "CACHE_MAX_STALE_SECONDS", 3600)
+    ttl = _seconds(env, "CACHE_TTL_SECONDS", _default(CacheSettings, "ttl_seconds"))
+    max_stale = _seconds(env, "CACHE_MAX_STALE_SECONDS", _default(CacheSettings, "max_stale_seconds"))
     if ttl and max_stale < ttl:
         raise SettingsError("CACHE_MAX_STALE_SECONDS must be at least CACHE_TTL_SECONDS")
     return CacheSettings(ttl_seconds=ttl, max_stale_seconds=max_stale)
@@ -344,14 +381,16 @@ def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
-    timeout_raw = _optional(env, "PROVIDER_TIMEOUT_SECONDS") or "10"
+    timeout_raw = _optional(env, "PROVIDER_TIMEOUT_SECONDS") or str(_default(ProviderSettings, "timeout_seconds"))
     try:
         timeout = float(timeout_raw)
     except ValueError:
         raise SettingsError(f"PROVIDER_TIMEOUT_SECONDS must be a number of seconds, not {timeout_raw!r}") from None
     if not 0 < timeout <= 300:
         raise SettingsError("PROVIDER_TIMEOUT_SECONDS must be between 0 and 300")
-    max_age_raw = _optional(env, "RAILWAY_TOKEN_MAX_AGE_DAYS") or "90"
+    max_age_raw = _optional(env, "RAILWAY_TOKEN_MAX_AGE_DAYS") or str(
+        _default(ProviderSettings, "railway_token_max_age_days")
+    )
     if not (max_age_raw.isascii() and max_age_raw.isdigit()) or int(max_age_raw) < 1:
         raise SettingsError(f"RAILWAY_TOKEN_MAX_AGE_DAYS must be a whole number of days, not {max_age_raw!r}")
     insecure = tuple(
@@ -369,32 +408,59 @@ def load_provider_settings(env: Mapping[str, str]) -> ProviderSettings:
     )
 
 
-DEFAULT_ACCESS_LOG_SAMPLE = 0.01
-
-
-class LoggingSettings(msgspec.Struct, frozen=True):
-    level: str = "INFO"
-    json_output: bool = True
-    access_sample: float = DEFAULT_ACCESS_LOG_SAMPLE  # share of successful access lines kept
-
-
-def load_logging_settings(env: Mapping[str, str]) -> LoggingSettings:
-    """LOG_LEVEL, LOG_FORMAT and ACCESS_LOG_SAMPLE (read by every worker when it starts)."""
+def load_telemetry_settings(env: Mapping[str, str]) -> TelemetrySettings:
     level = (_optional(env, "LOG_LEVEL") or "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
-    raw = _optional(env, "ACCESS_LOG_SAMPLE")
-    sample = DEFAULT_ACCESS_LOG_SAMPLE
-    if raw is not None:
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    log_format = (_optional(env, "LOG_FORMAT") or "json").lower()
+    if log_format not in LOG_FORMATS:
+        raise SettingsError(f"LOG_FORMAT must be 'json' or 'text', not {log_format!r}")
+    raw_sample = _optional(env, "ACCESS_LOG_SAMPLE")
+    access_sample = DEFAULT_ACCESS_LOG_SAMPLE
+    if raw_sample is not None:
         try:
-            sample = float(raw)
+            access_sample = float(raw_sample)
         except ValueError:
-            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}") from None
-        if not 0 <= sample <= 1:
-            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw!r}")
-    return LoggingSettings(
-        level=level, json_output=(_optional(env, "LOG_FORMAT") or "json") == "json", access_sample=sample
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw_sample!r}") from None
+        if not 0 <= access_sample <= 1:
+            raise SettingsError(f"ACCESS_LOG_SAMPLE must be a number from 0 to 1, not {raw_sample!r}")
+    return TelemetrySettings(
+        log_level=level,
+        log_json=log_format == "json",
+        access_sample=access_sample,
+        otel={name: value for name, value in env.items() if name.startswith("OTEL_")},
+        prometheus_multiproc_dir=_optional(env, "PROMETHEUS_MULTIPROC_DIR"),
     )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
+        raise SettingsError(f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}")
+    return int(raw)
+
+
+DEFAULT_DATA_DIR = ".data"
+DEFAULT_DEV_VAULT_PORT = 8200
+
+
+def load_audit_retention_days(env: Mapping[str, str], override: str | None = None) -> int:
+    """AUDIT_RETENTION_DAYS, or `override` (the purge command's --days) when given; 0 keeps nothing."""
+    name = "AUDIT_RETENTION_DAYS" if override is None else "--days"
+    source = env if override is None else {name: override}
+    return _whole_number(source, name, DEFAULT_RETENTION_DAYS, minimum=0, maximum=100_000)
+
+
+def load_data_dir(env: Mapping[str, str]) -> Path:
+    """MIRAGE_DATA_DIR: where `mirage-secrets dev` keeps OpenBao's data, the SQLite file and dev keys."""
+    return Path(_optional(env, "MIRAGE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def load_dev_vault_port(env: Mapping[str, str]) -> int:
+    """MIRAGE_DEV_VAULT_PORT: the embedded OpenBao's port under `mirage-secrets dev`."""
+    return _whole_number(env, "MIRAGE_DEV_VAULT_PORT", DEFAULT_DEV_VAULT_PORT, minimum=1, maximum=65535)
 
 
 _WINDOW_UNITS = {"second": 1, "minute": 60, "hour": 3600}
@@ -425,24 +491,50 @@ MAX_RECOVERY_DAYS = 3650
 
 
 def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
-    raw = _optional(env, "SECRET_RECOVERY_DAYS") or "30"
+    raw = _optional(env, "SECRET_RECOVERY_DAYS") or str(_default(LifecycleSettings, "recovery_days"))
     if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECOVERY_DAYS:
         raise SettingsError(
             f"SECRET_RECOVERY_DAYS must be a whole number of days, 0 to {MAX_RECOVERY_DAYS}, not {raw!r}"
         )
     recovery = int(raw)
-    interval = _seconds(env, "SECRET_CLEANUP_INTERVAL_SECONDS", 300)
+    interval = _seconds(env, "SECRET_CLEANUP_INTERVAL_SECONDS", _default(LifecycleSettings, "cleanup_interval_seconds"))
     if interval > 86400:
         raise SettingsError("SECRET_CLEANUP_INTERVAL_SECONDS must be 0 (off) or 1 to 86400")
     return LifecycleSettings(recovery_days=recovery, cleanup_interval_seconds=interval)
 
 
-DEFAULT_DATA_DIR = ".data"
+DEFAULT_CLIENT_URL = "http://127.0.0.1:8000"
+CLIENT_TOKEN_VARIABLE = "MIRAGE_TOKEN"
+
+
+class ClientSettings(msgspec.Struct, frozen=True):
+    """What `mirage-secrets run` / `env export` (clients of the API) read: never the service's settings."""
+
+    url: str = DEFAULT_CLIENT_URL
+    token: str | None = None
+
+    def __repr__(self) -> str:  # the bearer token must never reach a log line
+        return f"ClientSettings(url={self.url!r}, token={'***' if self.token else None})"
+
+    __str__ = __repr__
+
+
+def load_client_settings(env: Mapping[str, str]) -> ClientSettings:
+    """MIRAGE_URL (the service, default http://127.0.0.1:8000) and MIRAGE_TOKEN (the caller's bearer token)."""
+    return ClientSettings(
+        url=_http_url(env, "MIRAGE_URL", DEFAULT_CLIENT_URL).rstrip("/"),
+        token=_optional(env, CLIENT_TOKEN_VARIABLE),
+    )
+
+
+def environment_for_child(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment `mirage-secrets run` hands its command: all of it but the caller's token."""
+    return {name: value for name, value in env.items() if name != CLIENT_TOKEN_VARIABLE}
 
 
 def dev_data_dir(env: Mapping[str, str]) -> Path:
     """Where `mirage-secrets dev` keeps OpenBao's data, the SQLite file and the dev signing key."""
-    return Path(env.get("MIRAGE_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+    return load_data_dir(env)
 
 
 def dev_signing_key_path(env: Mapping[str, str]) -> Path:
@@ -475,6 +567,7 @@ def load_settings(
         server=load_server_settings(env),
         dev_mode=dev_mode,
         providers=load_provider_settings(env),
+        telemetry=load_telemetry_settings(env),
         rate_limits=load_rate_limit_settings(env),
         ui=load_ui_settings(env, dev_signing_key_file=dev_signing_key_file),
         lifecycle=load_lifecycle_settings(env),
@@ -505,7 +598,7 @@ def load_backup_settings(env: Mapping[str, str]) -> BackupSettings:
         raise SettingsError("set either BACKUP_VAULT_TOKEN or BACKUP_VAULT_ROLE_ID/BACKUP_VAULT_SECRET_ID, not both")
     if role_id and not secret_id:
         raise SettingsError("BACKUP_VAULT_ROLE_ID needs BACKUP_VAULT_SECRET_ID")
-    interval = _seconds(env, "BACKUP_INTERVAL_SECONDS", 86400)
+    interval = _seconds(env, "BACKUP_INTERVAL_SECONDS", _default(BackupSettings, "interval_seconds"))
     if interval < 60:
         raise SettingsError("BACKUP_INTERVAL_SECONDS must be at least 60")
     metrics = _optional(env, "BACKUP_METRICS_FILE")
@@ -516,8 +609,8 @@ def load_backup_settings(env: Mapping[str, str]) -> BackupSettings:
         secret_id=secret_id,
         metrics_file=Path(metrics) if metrics else None,
         hourly=_flag(env, "BACKUP_HOURLY"),
-        daily_days=max(1, _seconds(env, "BACKUP_DAILY_RETENTION_DAYS", 30)),
-        hourly_days=max(1, _seconds(env, "BACKUP_HOURLY_RETENTION_DAYS", 7)),
+        daily_days=max(1, _seconds(env, "BACKUP_DAILY_RETENTION_DAYS", _default(BackupSettings, "daily_days"))),
+        hourly_days=max(1, _seconds(env, "BACKUP_HOURLY_RETENTION_DAYS", _default(BackupSettings, "hourly_days"))),
         interval_seconds=interval,
     )
 
@@ -525,3 +618,44 @@ def load_backup_settings(env: Mapping[str, str]) -> BackupSettings:
 def load_vault_addresses(env: Mapping[str, str]) -> tuple[str, ...]:
     """VAULT_ADDR alone (the operator commands init/unseal/status need no token)."""
     return _vault_addresses(_required(env, "VAULT_ADDR"))
+
+
+class OperatorSettings(msgspec.Struct, frozen=True):
+    """What the operator commands (`backup ...`, `vault status`) read besides their own settings;
+    nothing here is required, each command says what it needs."""
+
+    mount: str = DEFAULT_MOUNT
+    token: str | None = None  # VAULT_TOKEN
+    role_id: str | None = None  # or AppRole: VAULT_ROLE_ID + VAULT_SECRET_ID
+    secret_id: str | None = None
+    approle_mount: str = "approle"
+    database_url: str | None = None  # DATABASE_URL: dumped with the backup, reconciled after a restore
+    restore_token: str | None = None  # VAULT_RESTORE_TOKEN: the restored cluster's token, if it has one
+
+    def __repr__(self) -> str:  # tokens and the secret id must never reach a log line
+        return f"OperatorSettings(mount={self.mount!r}, approle={self.role_id is not None})"
+
+    __str__ = __repr__
+
+
+def load_operator_settings(env: Mapping[str, str]) -> OperatorSettings:
+    mount = (_optional(env, "VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
+    if not mount or "/" in mount:
+        raise SettingsError(f"VAULT_MOUNT must be a single path segment, not {mount!r}")
+    database_url = _optional(env, "DATABASE_URL")
+    if database_url is not None:
+        database_url = load_database_settings(env).url  # the same check the service makes
+    return OperatorSettings(
+        mount=mount,
+        token=_optional(env, "VAULT_TOKEN"),
+        role_id=_optional(env, "VAULT_ROLE_ID"),
+        secret_id=_optional(env, "VAULT_SECRET_ID"),
+        approle_mount=(_optional(env, "VAULT_APPROLE_MOUNT") or _default(OperatorSettings, "approle_mount")).strip("/"),
+        database_url=database_url,
+        restore_token=_optional(env, "VAULT_RESTORE_TOKEN"),
+    )
+
+
+def vault_configured(env: Mapping[str, str]) -> bool:
+    """Whether VAULT_ADDR is set (`audit verify` then checks the heads witnessed in Vault too)."""
+    return _optional(env, "VAULT_ADDR") is not None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from domain.audit import AuditAction, AuditLog, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
-from domain.errors import Forbidden, InvalidInput
+from domain.audit import AuditAction, AuditOutcome, AuditPage, AuditQuery, ChainVerification, StoredAuditEvent
+from domain.authorization import AdminAbility, authorize, may_act_on
+from domain.errors import InvalidInput
+from domain.ports import AuditLog
 from domain.values import Principal, is_valid_user_id
 from services.audit_trail import AuditTrail
 
@@ -21,10 +24,9 @@ class AuditService:
         self._retention = timedelta(days=retention_days)
 
     def _subject(self, principal: Principal, user_id: str | None) -> str:
-        if user_id is None or user_id == principal.user_id:
+        if user_id is None or may_act_on(principal, user_id):
             return principal.user_id
-        if not principal.is_admin:
-            raise Forbidden("only admins may read another user's audit trail")
+        authorize(principal, AdminAbility.READ_USER_AUDIT_TRAIL)
         if not is_valid_user_id(user_id):
             raise InvalidInput("user_id is not a valid user id", field="user_id")
         return user_id
@@ -48,8 +50,9 @@ class AuditService:
             query = AuditQuery(
                 subject_user_id=subject,
                 secret_key=secret_key,
-                action=action,
-                outcome=outcome,
+                # AuditQuery parses the strings (an unknown one is InvalidInput), so the cast is its job.
+                action=cast(AuditAction | None, action),
+                outcome=cast(AuditOutcome | None, outcome),
                 start=start,
                 end=end,
                 limit=limit,

@@ -6,18 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain import errors
-from domain.audit import (
-    AuditAction,
-    AuditEvent,
-    AuditLog,
-    AuditOutcome,
-    AuditUnavailable,
-    trail_key,
-)
+from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditUnavailable, trail_key
 from domain.credentials import CredentialMissing
 from domain.lifecycle import SecretExpired
+from domain.ports import AuditLog
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.request_context import current_request
 from domain.values import Principal
@@ -102,7 +97,7 @@ class AuditTrail:
         outcome = note.outcome or AuditOutcome.SUCCESS
         await self._log.append(self._event(principal, action, note, subject_user_id, outcome, note.reason))
 
-    async def last_access(self, user_id: str, keys: list[str]):
+    async def last_access(self, user_id: str, keys: list[str]) -> dict[str, datetime]:
         return await self._log.last_access(user_id, keys)
 
     async def failed_authentication(self, reason: str) -> None:

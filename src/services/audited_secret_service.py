@@ -7,9 +7,11 @@ on `unaudited()` underneath, so that one user operation leaves exactly one event
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from domain.audit import AuditAction
 from domain.secrets import SecretMetadata, SecretRecord, VaultMetadata
@@ -19,7 +21,7 @@ from services.secret_service import UNSET, Rollback, SecretService, SecretView, 
 
 
 class AuditedSecretService(SecretService):
-    def __init__(self, *, trail: AuditTrail, **dependencies) -> None:
+    def __init__(self, *, trail: AuditTrail, **dependencies: Any) -> None:
         super().__init__(**dependencies)
         self._trail = trail
         self._dependencies = dependencies
@@ -54,10 +56,10 @@ class AuditedSecretService(SecretService):
     ) -> tuple[SecretMetadata, VaultMetadata]:
         async with self._trail.record(principal, AuditAction.METADATA_UPDATE, key=key) as note:
             metadata, current = await super().amend_metadata(principal, key, amend)
-            note.secret_type = metadata.secret_type
+            note.version, note.secret_type = current.current_version, metadata.secret_type
         return metadata, current
 
-    async def store(self, principal: Principal, *, key: str, value: SecretValue, **options) -> StoredVersion:
+    async def store(self, principal: Principal, *, key: str, value: SecretValue, **options: Any) -> StoredVersion:
         async with self._trail.record(principal, AuditAction.UPDATE, key=key) as note:
             stored = await super().store(principal, key=key, value=value, **options)
             note.version = stored.version
@@ -123,15 +125,30 @@ class AuditedSecretService(SecretService):
             note.secret_type = metadata.secret_type
         return metadata, current
 
-    async def list(self, principal: Principal, **filters) -> list[SecretRecord]:
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> list[SecretRecord]:
         async with self._trail.record(principal, AuditAction.LIST):
-            records = await super().list(principal, **filters)
+            records = await super().list(principal, secret_type=secret_type, tags=tags, query=query)
             accessed = await self._trail.last_access(principal.user_id, [r.key for r in records])
         return [replace(r, last_accessed_at=accessed.get(r.key, r.last_accessed_at)) for r in records]
 
-    async def list_for_owner(self, admin: Principal, owner_id: str, **filters) -> list[SecretRecord]:
+    async def list_for_owner(
+        self,
+        admin: Principal,
+        owner_id: str,
+        *,
+        secret_type: str | None = None,
+        tags: Sequence[str] = (),
+        query: str | None = None,
+    ) -> builtins.list[SecretRecord]:
         async with self._trail.record(admin, AuditAction.LIST, subject_user_id=_subject(owner_id, admin)):
-            records = await super().list_for_owner(admin, owner_id, **filters)
+            records = await super().list_for_owner(admin, owner_id, secret_type=secret_type, tags=tags, query=query)
             accessed = await self._trail.last_access(owner_id, [r.key for r in records])
         return [replace(r, last_accessed_at=accessed.get(r.key, r.last_accessed_at)) for r in records]
 

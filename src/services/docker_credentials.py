@@ -10,9 +10,9 @@ from typing import Any
 
 from domain.audit import AuditAction, AuditOutcome
 from domain.errors import InvalidInput, SecretNotFound
+from domain.ports import RegistryLoginTester
 from domain.providers import (
     RegistryLoginResult,
-    RegistryLoginTester,
     docker_config_auth_entry,
     normalize_registry,
     railway_registry_credentials,

@@ -19,24 +19,23 @@ write as the values. An expired variable is never served: a read of it is 410, a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.audit import AuditAction
+from domain.check_and_set import retry_on_conflict
 from domain.credentials import (
-    EnvironmentRegistry,
     parse_dotenv,
     validate_env_var_name,
     validate_env_var_value,
     validate_env_vars,
-    validate_environment_id,
 )
-from domain.errors import InvalidInput, SecretNotFound, VersionConflict
+from domain.errors import InvalidInput, SecretNotFound
 from domain.lifecycle import SecretExpired, expiry_from, is_expired
-from domain.ports import SecretVault, UserDirectory, VaultSessions
-from domain.secrets import SecretMetadata, parse_time
-from domain.values import Principal, SecretValue, is_valid_user_id
+from domain.ports import EnvironmentRegistry, SecretVault, UserDirectory, VaultSessions
+from domain.secrets import SecretMetadata, environment_path, parse_time
+from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail
 from services.secret_service import utc_now
 
@@ -111,16 +110,10 @@ def _join(variables: Mapping[str, SecretValue], expiries: Mapping[str, datetime]
     return {**variables, EXPIRY_FIELD: SecretValue(json.dumps(kept, separators=(",", ":")))}
 
 
-def _refuse_reserved(names) -> None:
+def _refuse_reserved(names: Iterable[str]) -> None:
     for name in names:
         if name.lower().startswith(_RESERVED_PREFIX):
             raise InvalidInput(f"names starting with {_RESERVED_PREFIX!r} are reserved", field="key")
-
-
-def environment_path(user_id: str, env_id: str) -> str:
-    if not is_valid_user_id(user_id):
-        raise InvalidInput("the user id is not a valid identifier", field="sub")
-    return f"users/{user_id}/env_vars/{validate_environment_id(env_id)}"
 
 
 class EnvironmentSecretService:
@@ -220,7 +213,9 @@ class EnvironmentSecretService:
         """`expiries`: for the variables written, the new expiry (None: keep one still pending)."""
         path = environment_path(principal.user_id, env_id)
         vault = await self._vaults.for_principal(principal)
-        for _ in range(_MAX_ATTEMPTS):
+
+        async def apply_on_top() -> EnvWrite:
+            # Someone else's write since our read conflicts: the retry applies our change on top of theirs.
             raw, version = await self._read(vault, path)
             current, expiry_of = _split(raw)
             updated = validate_env_vars(change(dict(current)))
@@ -230,15 +225,15 @@ class EnvironmentSecretService:
                     expiry_of[name] = at
                 elif is_expired(expiry_of.get(name), now):
                     del expiry_of[name]
-            try:
-                written = await vault.write(path, _join(updated, expiry_of), cas=version)
-            except VersionConflict:
-                continue  # someone else wrote meanwhile: apply our change on top of theirs
+            written = await vault.write(path, _join(updated, expiry_of), cas=version)
             if version == 0:
                 await self._first_write(principal, env_id, vault, path)
             note.version = written.version
             return EnvWrite(stored=stored, version=written.version)
-        raise VersionConflict("the environment is changing too fast; retry")
+
+        return await retry_on_conflict(
+            apply_on_top, attempts=_MAX_ATTEMPTS, exhausted="the environment is changing too fast; retry"
+        )
 
     async def _first_write(self, principal: Principal, env_id: str, vault: SecretVault, path: str) -> None:
         await self._users.ensure(principal.user_id)

@@ -8,14 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.audit import AuditAction
-from domain.credentials import (
-    UserAccounts,
-)
 from domain.errors import SecretNotFound
 from domain.lifecycle import expiry_status
-from domain.providers import (
-    GitHubTokenValidator,
-)
+from domain.ports import GitHubTokenValidator, UserAccounts
 from domain.secrets import SecretMetadata, SecretType, parse_time
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditTrail

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from domain.health import BreakerHealth, CacheHealth, DatabaseHealth, HealthReport
 from domain.ports import SecretVault, VaultHealth
 
 # A health check must answer even when a dependency hangs: each probe gets this long.
 PROBE_TIMEOUT_SECONDS = 2.0
+
+_T = TypeVar("_T")
 
 
 class HealthService:
@@ -34,7 +37,7 @@ class HealthService:
         return HealthReport(vault=vault, database=database, cache=self._cache(), breaker=self._breaker())
 
 
-async def _bounded(probe: Awaitable, fallback):
+async def _bounded(probe: Awaitable[_T], fallback: _T) -> _T:
     try:
         return await asyncio.wait_for(probe, PROBE_TIMEOUT_SECONDS)
     except TimeoutError:

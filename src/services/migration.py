@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from domain.audit import SYSTEM_ACTOR, AuditAction, AuditOutcome
-from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts, UserAccounts
+from domain.authorization import AdminAbility, authorize
+from domain.credentials import TOKEN_SOURCE_VAULT, TokenSourceCounts
 from domain.errors import DomainError, SecretNotFound
-from domain.providers import ProviderRejected, RailwayTokenInfo, RailwayTokenValidator
+from domain.ports import RailwayTokenValidator, UserAccounts
+from domain.providers import ProviderRejected, RailwayTokenInfo
 from domain.secrets import SecretType
 from domain.values import Principal, SecretValue, is_valid_user_id
 from services.audit_trail import AuditNote, AuditTrail
@@ -166,5 +168,7 @@ class MigrationService:
         note.action = AuditAction.CREATE if stored.previous_version == 0 else AuditAction.UPDATE
         return MigrationOutcome(item.user_id, MIGRATED)
 
-    async def status(self) -> TokenSourceCounts:
+    async def status(self, principal: Principal) -> TokenSourceCounts:
+        """How many users are on Vault tokens, the shared env token or none (admins only)."""
+        authorize(principal, AdminAbility.READ_MIGRATION_STATUS)
         return await self._accounts.token_sources()

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Protocol
 
 from domain.audit import AuditAction
 from domain.errors import InvalidInput
-from domain.secrets import SecretMetadata, SecretType
+from domain.secrets import VERSIONS_KEPT, SecretMetadata, SecretType
 from domain.values import SecretValue
 from services.audit_trail import AuditNote
-from services.secret_service import StoredVersion
 
 RAILWAY_KEY = "railway"
 GITHUB_KEY = "github"
 MAX_TOKEN_BYTES = 4096
-# Vault keeps 10 versions; the per-version kind map keeps as many.
-_KIND_HISTORY = 10
+# The per-version kind map keeps as many entries as Vault keeps versions.
+_KIND_HISTORY = VERSIONS_KEPT
 
 
 def validate_token(token: SecretValue, field: str) -> None:
@@ -39,7 +39,16 @@ def validate_token(token: SecretValue, field: str) -> None:
         )
 
 
-def written(note: AuditNote, stored: StoredVersion, secret_type: SecretType) -> None:
+class WrittenVersion(Protocol):
+    """A version a write produced (`StoredVersion`, `RailwayStored`, ...)."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def previous_version(self) -> int: ...
+
+
+def written(note: AuditNote, stored: WrittenVersion, secret_type: SecretType) -> None:
     note.version, note.secret_type = stored.version, secret_type.value
     note.action = AuditAction.CREATE if stored.previous_version == 0 else AuditAction.UPDATE
 

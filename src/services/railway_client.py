@@ -16,16 +16,10 @@ import asyncio
 from dataclasses import dataclass
 
 from domain.audit import AuditAction
-from domain.credentials import (
-    SETTINGS_LINK_RAILWAY,
-    CredentialMissing,
-    EnvironmentRegistry,
-    RailwayClients,
-    RailwayTarget,
-    UserAccounts,
-)
+from domain.credentials import TOKEN_SOURCE_ENV, TOKEN_SOURCE_VAULT, CredentialMissing, RailwayTarget
 from domain.errors import InvalidInput, SecretNotFound
-from domain.providers import RailwayApi, RailwayTokenKind, RailwayTokenValidator
+from domain.ports import EnvironmentRegistry, RailwayApi, RailwayClients, RailwayTokenValidator, UserAccounts
+from domain.providers import RAILWAY, RailwayTokenKind, railway_token_kind
 from domain.values import Principal, SecretValue, is_valid_secret_key
 from services.audit_trail import AuditNote, AuditTrail
 from services.environment_secrets import ENVIRONMENT_TYPE, EnvironmentSecretService, environment_key
@@ -41,7 +35,7 @@ MASK = "********"
 @dataclass(frozen=True, slots=True)
 class BoundRailwayClient:
     api: RailwayApi
-    source: str  # "vault" or "env"
+    source: str  # TOKEN_SOURCE_VAULT or TOKEN_SOURCE_ENV
     kind: str
     version: int | None = None  # the Vault version of the token, for a Vault token
 
@@ -80,32 +74,26 @@ class RailwayClientService:
                 pass
             else:
                 note.version, note.secret_type = view.version, view.metadata.secret_type
-                kind = token_kinds(view.metadata).get(str(view.version))
+                kind = railway_token_kind(token_kinds(view.metadata).get(str(view.version)))
                 if kind is None:
                     # A version written by a rollback carries no kind yet: ask Railway once, remember it.
-                    kind = (await self._validator.validate(view.value)).kind
+                    learned = (await self._validator.validate(view.value)).kind
                     version = view.version
                     await self._secrets.amend_metadata(
-                        principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, kind)
+                        principal, RAILWAY_KEY, lambda m: with_token_kind(m, version, learned)
                     )
+                    kind = learned
                 return BoundRailwayClient(
-                    self._clients.client_for(view.value, kind),
-                    "vault",
-                    kind,
-                    view.version,  # type: ignore[arg-type]
+                    self._clients.client_for(view.value, kind), TOKEN_SOURCE_VAULT, kind, view.version
                 )
         fallback = self._policy.fallback
         note.key = None  # not a secret of the user's
         note.reason = f"{CLIENT_REASON}, shared RAILWAY_API_TOKEN"
         if fallback is None:
-            raise CredentialMissing(
-                "no Railway token is configured for you: add one in Settings → Credentials → Railway "
-                "(POST /api/v1/secrets/railway)",
-                link=SETTINGS_LINK_RAILWAY,
-            )
+            raise CredentialMissing("no Railway token is configured for you", provider=RAILWAY)
         kind = await self._env_token_kind(fallback)
         await self._accounts.mark_env_fallback(principal.user_id)
-        return BoundRailwayClient(self._clients.client_for(fallback, kind), "env", kind)
+        return BoundRailwayClient(self._clients.client_for(fallback, kind), TOKEN_SOURCE_ENV, kind)
 
     async def _env_token_kind(self, token: SecretValue) -> RailwayTokenKind:
         async with self._env_kind_lock:

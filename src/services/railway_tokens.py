@@ -8,19 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.audit import AuditAction, AuditOutcome
-from domain.credentials import (
-    TOKEN_SOURCE_VAULT,
-    EnvironmentRegistry,
-    UserAccounts,
-    VaultDisabled,
-)
+from domain.credentials import TOKEN_SOURCE_ENV, TOKEN_SOURCE_VAULT, VaultDisabled
 from domain.errors import InvalidInput, SecretNotFound, VersionConflict
 from domain.lifecycle import expiry_status
-from domain.providers import (
-    ProviderRejected,
-    RailwayTokenInfo,
-    RailwayTokenValidator,
-)
+from domain.ports import EnvironmentRegistry, RailwayTokenValidator, UserAccounts
+from domain.providers import ProviderRejected, RailwayTokenInfo
 from domain.secrets import SecretMetadata, SecretType
 from domain.values import Principal, SecretValue
 from services.audit_trail import AuditNote, AuditTrail
@@ -49,7 +41,7 @@ class RailwayStatus:
     configured: bool
     last_validated: datetime | None
     needs_rotation: bool
-    source: str | None  # "vault", "env" or None
+    source: str | None  # TOKEN_SOURCE_VAULT, TOKEN_SOURCE_ENV or None
     version: int | None = None
     token_kind: str | None = None
     # Railway reports no expiry of its own: these come from a TTL set on the stored token.
@@ -127,9 +119,7 @@ class RailwayTokenService:
         def amend(metadata: SecretMetadata) -> SecretMetadata:
             return replace(metadata, secret_type=SecretType.RAILWAY_TOKEN.value, last_validated=validated_at)
 
-        stored, metadata = await self._secrets.store_fields(
-            principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas
-        )
+        stored, _ = await self._secrets.store_fields(principal, RAILWAY_KEY, {"token": token}, amend=amend, cas=cas)
         # The kind belongs to the version just written, known only now.
         await self._secrets.amend_metadata(
             principal, RAILWAY_KEY, lambda current: with_token_kind(current, stored.version, info.kind)
@@ -148,7 +138,7 @@ class RailwayTokenService:
     async def _rotate(self, principal: Principal, new_token: SecretValue) -> RailwayStored:
         self._require_vault()
         validate_token(new_token, "new_token")
-        metadata, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)  # 404 if none
+        _, vault_metadata = await self._secrets.get_metadata(principal, RAILWAY_KEY)  # 404 if none
         current = await self._secrets.get(principal, RAILWAY_KEY)
         if current.value == new_token:
             raise InvalidInput("the new token is the token already stored", field="new_token")
@@ -165,7 +155,7 @@ class RailwayTokenService:
             status = await self._status(principal)
             note.version = status.version
             if status.source != TOKEN_SOURCE_VAULT:
-                note.reason = "shared RAILWAY_API_TOKEN" if status.source == "env" else "not configured"
+                note.reason = "shared RAILWAY_API_TOKEN" if status.source == TOKEN_SOURCE_ENV else "not configured"
         return status
 
     async def _status(self, principal: Principal) -> RailwayStatus:
@@ -193,7 +183,7 @@ class RailwayTokenService:
                     token_kind=token_kinds(metadata).get(str(version)),
                 )
         if self._policy.fallback is not None:
-            return RailwayStatus(configured=True, last_validated=None, needs_rotation=False, source="env")
+            return RailwayStatus(configured=True, last_validated=None, needs_rotation=False, source=TOKEN_SOURCE_ENV)
         return RailwayStatus(configured=False, last_validated=None, needs_rotation=False, source=None)
 
     async def validate(self, principal: Principal) -> RailwayValidation:
@@ -209,13 +199,14 @@ class RailwayTokenService:
     async def _validate(self, principal: Principal, note: AuditNote) -> RailwayValidation:
         status = await self._status(principal)
         note.version = status.version
-        if status.source == "env":
+        if status.source == TOKEN_SOURCE_ENV:
             note.reason = "shared RAILWAY_API_TOKEN"
         if status.source == TOKEN_SOURCE_VAULT:
             token = (await self._secrets.get(principal, RAILWAY_KEY)).value
-        elif status.source == "env":
-            token = self._policy.fallback
-            assert token is not None
+        elif status.source == TOKEN_SOURCE_ENV:
+            fallback = self._policy.fallback
+            assert fallback is not None
+            token = fallback
         else:
             raise SecretNotFound("no Railway token is configured")
         try:

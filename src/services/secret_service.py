@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import random
 import time
@@ -10,11 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from domain.errors import Forbidden, InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
+from domain.authorization import AdminAbility, authorize
+from domain.check_and_set import retry_on_conflict
+from domain.errors import InvalidInput, SecretNotFound, VaultUnavailable, VersionConflict, VersionGone
 from domain.lifecycle import EXPIRY_REASON, SecretExpired, expiry_from, is_expired, validate_rotate_every
 from domain.ports import CachedSecret, SecretCache, SecretIndex, SecretVault, UserDirectory, VaultSessions
 from domain.secrets import (
+    MAX_VALUE_BYTES,
     SecretLocator,
     SecretMetadata,
     SecretRecord,
@@ -234,8 +239,13 @@ class SecretService:
     async def _write_data(
         self, vault: SecretVault, locator: SecretLocator, data: Mapping[str, SecretValue], *, cas: int | None
     ) -> tuple[SecretMetadata, int, int]:
-        attempts = 1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS
-        for attempt in range(attempts):
+        current: VaultMetadata | None = None
+        current_version = 0
+
+        # A caller's `cas` is checked once (a conflict is theirs to resolve); an unconditional write
+        # re-reads and tries again a few times.
+        async def write() -> int:
+            nonlocal current, current_version
             current = await vault.read_metadata(locator.path)
             current_version = current.current_version if current else 0
             expected = cas if cas is not None else current_version
@@ -243,19 +253,22 @@ class SecretService:
                 raise VersionConflict(
                     f"the secret is at version {current_version}, not {cas}", current_version=current_version
                 )
-            try:
-                entry = await vault.write(locator.path, data, cas=expected)
-            except VersionConflict as conflict:
-                if attempt + 1 >= attempts:
-                    latest = await vault.read_metadata(locator.path)
-                    raise VersionConflict(
-                        str(conflict), current_version=latest.current_version if latest else None
-                    ) from None
-                # Spread the retries of writers that lost the same race, so one of them wins each round.
-                await asyncio.sleep(random.uniform(0, _RETRY_SPREAD_SECONDS * (attempt + 1)))
-                continue
-            return self._metadata_or_new(locator, current), entry.version, current_version
-        raise AssertionError("unreachable")
+            return (await vault.write(locator.path, data, cas=expected)).version
+
+        async def spread(attempt: int) -> None:
+            # Spread the retries of writers that lost the same race, so one of them wins each round.
+            await asyncio.sleep(random.uniform(0, _RETRY_SPREAD_SECONDS * (attempt + 1)))
+
+        try:
+            version = await retry_on_conflict(
+                write, attempts=1 if cas is not None else _UNCONDITIONAL_WRITE_ATTEMPTS, pause=spread
+            )
+        except VersionConflict as conflict:
+            if conflict.current_version is not None:
+                raise  # the caller's cas was stale: the version it names is current
+            latest = await vault.read_metadata(locator.path)
+            raise VersionConflict(str(conflict), current_version=latest.current_version if latest else None) from None
+        return self._metadata_or_new(locator, current), version, current_version
 
     def _metadata_or_new(self, locator: SecretLocator, current: VaultMetadata | None) -> SecretMetadata:
         return _decode_metadata(locator, current.custom if current else {}, self._clock())
@@ -338,7 +351,7 @@ class SecretService:
         if locator.is_custom or locator.value_field not in data:
             raise InvalidInput("not a provider secret", field="key")
         for value in data.values():
-            if value.byte_length() > 64 * 1024:
+            if value.byte_length() > MAX_VALUE_BYTES:
                 validate_value(value)
         vault = await self._vaults.for_principal(principal)
 
@@ -539,14 +552,14 @@ class SecretService:
         secret_type: str | None = None,
         tags: Sequence[str] = (),
         query: str | None = None,
-    ) -> list[SecretRecord]:
-        _require_admin(admin)
+    ) -> builtins.list[SecretRecord]:
+        authorize(admin, AdminAbility.LIST_USER_SECRETS)
         locate(owner_id, "github")  # validates the owner id before it reaches any query
         return await self._index.list(owner_id, **_checked_filters(secret_type, tags, query))
 
     async def revoke(self, admin: Principal, owner_id: str, key: str) -> int:
         """Soft-delete another user's secret, forcing them to configure it again."""
-        _require_admin(admin)
+        authorize(admin, AdminAbility.REVOKE_USER_SECRET)
         locator = locate(owner_id, key)
         vault = await self._vaults.for_principal(admin)
         metadata = await self._live_metadata(vault, locator)
@@ -562,7 +575,7 @@ class SecretService:
         return metadata
 
 
-def _checked_filters(secret_type: str | None, tags: Sequence[str], query: str | None) -> dict:
+def _checked_filters(secret_type: str | None, tags: Sequence[str], query: str | None) -> dict[str, Any]:
     """List filters as the index may receive them: bounded and printable, else `InvalidInput`."""
     return {
         "secret_type": validate_filter(secret_type, field="type"),
@@ -575,11 +588,6 @@ async def _quietly(undo: Awaitable[None]) -> None:
     """Run a compensating step; its own failure must not hide the error that made it necessary."""
     with contextlib.suppress(Exception):  # the caller re-raises the original error
         await undo
-
-
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("this needs an admin")
 
 
 def _decode_metadata(locator: SecretLocator, custom: Mapping[str, str], created_at: datetime) -> SecretMetadata:

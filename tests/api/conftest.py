@@ -8,31 +8,16 @@ from collections.abc import Callable
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER, issue_token
+from adapters.identity.dev_keys import issue_token
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
+from tests.support.env import api_env, provider_env
+from tests.support.providers import FakeGitHub, FakeRailway, FakeTokenRegistry, FakeTokenServer
 
 
 @pytest.fixture(scope="session")
 def database_url(pg_url):
     return pg_url
-
-
-def api_env(openbao, database_url: str, public_key, *, user_auth: str = "token") -> dict[str, str]:
-    return {
-        "VAULT_USER_AUTH": user_auth,
-        "VAULT_ADDR": openbao.addr,
-        "VAULT_TOKEN": openbao.root_token,
-        "DATABASE_URL": database_url,
-        "AUTH_PUBLIC_KEY_FILE": str(public_key),
-        "AUTH_ISSUER": DEV_ISSUER,
-        "AUTH_AUDIENCE": DEV_AUDIENCE,
-        # The suite fails authentication on purpose, far more often than the production budget.
-        "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
-        "RATE_LIMIT_FAILED_AUTH": "100000/minute",
-        # The lifecycle tests drive the cleanup pass themselves; a background pass would race them.
-        "SECRET_CLEANUP_INTERVAL_SECONDS": "0",
-    }
 
 
 @pytest.fixture(scope="session", params=["token", "jwt"], ids=["vault-token", "vault-jwt"])
@@ -72,3 +57,42 @@ def user() -> str:
 @pytest.fixture
 def auth(user, token_for) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(user)}"}
+
+
+# -- providers: the local Railway/GitHub/token-registry servers and an app wired to them (one per module)
+
+
+@pytest.fixture(scope="module")
+def railway():
+    with FakeRailway() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def github():
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def token_registry():
+    with FakeTokenServer(service=FakeTokenRegistry.SERVICE) as tokens:
+        tokens.users["alice"] = "wonderland"
+        with FakeTokenRegistry(tokens) as registry:
+            yield registry
+
+
+@pytest.fixture(scope="module", params=["token", "jwt"], ids=["vault-token", "vault-jwt"])
+async def api(request, openbao, database_url, signing_keys, railway, github, token_registry, local_docker_registry):
+    env = provider_env(
+        openbao,
+        database_url,
+        signing_keys,
+        railway,
+        github,
+        local_docker_registry.host,
+        token_registry.host,
+        user_auth=request.param,
+    )
+    async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
+        yield client

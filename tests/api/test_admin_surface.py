@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
+pytestmark = pytest.mark.api
+
+
 AUDIT = "/api/v1/secrets/audit"
 SECRETS = "/api/v1/secrets"
 

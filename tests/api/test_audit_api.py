@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+pytestmark = pytest.mark.api
+
+
 AUDIT = "/api/v1/secrets/audit"
 SECRETS = "/api/v1/secrets"
 TEST_CLIENT_IP = "testclient"  # Litestar's test transport puts ("testclient", 50000) in the scope

@@ -13,11 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.db.migrate import upgrade
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
-from tests.support.postgres import create_test_database, drop_test_database
+from tests.support.env import api_env
+
+pytestmark = pytest.mark.api
+
 
 CANARY = "fail-closed-api-canary"
 
@@ -32,13 +33,8 @@ async def execute(url: str, statement: str) -> None:
 
 
 @pytest.fixture
-def refusing_database(pg_admin_url):
-    url = create_test_database(pg_admin_url)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_test_database(pg_admin_url, url)
+def refusing_database(fresh_pg_url):
+    return fresh_pg_url  # the test makes it refuse reads
 
 
 async def test_a_read_that_cant_be_audited_returns_503_and_no_value(refusing_database, openbao, signing_keys, auth):

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 
+pytestmark = pytest.mark.api
+
 
 def _foreign_key_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -6,6 +6,8 @@ import pytest
 
 from domain.secrets import MAX_VALUE_BYTES
 
+pytestmark = pytest.mark.api
+
 
 async def _assert_nothing_stored(client, auth):
     assert (await client.get("/api/v1/secrets", headers=auth)).json() == {"secrets": []}

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.secrets import MAX_VALUE_BYTES
+
+pytestmark = pytest.mark.api
 
 
 async def _database_dump(database_url: str) -> str:

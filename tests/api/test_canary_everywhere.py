@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.test_provider_credentials import provider_env
+from tests.support.env import provider_env
 from tests.support.providers import FakeGitHub, FakeRailway
-from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa: F401  (fixture)
+from tests.support.registry import REGISTRY_USERS
+
+pytestmark = pytest.mark.api
 
 
 @pytest.fixture(scope="module")

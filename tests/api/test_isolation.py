@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.api
+
 
 async def test_two_users_never_see_each_others_secrets(client, token_for, user):
     alice = {"Authorization": f"Bearer {token_for(user + '_alice')}"}

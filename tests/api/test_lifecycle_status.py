@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.test_provider_credentials import provider_env
+from tests.support.env import provider_env
 from tests.support.providers import FakeGitHub, FakeRailway, FakeTokenRegistry, FakeTokenServer
 
 pytestmark = pytest.mark.api

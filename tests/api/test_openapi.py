@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.api
+
+
 EXPECTED = {
     ("/api/v1/secrets", "post"),
     ("/api/v1/secrets", "get"),

@@ -12,16 +12,11 @@ import json
 
 import pytest
 
-from tests.api.test_provider_credentials import (  # noqa: F401  (fixtures)
-    DOCKER,
-    GITHUB,
-    RAILWAY,
-    api,
-    github,
-    railway,
-    token_registry,
-)
-from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa: F401  (fixture)
+from tests.support.env import DOCKER, GITHUB, RAILWAY
+from tests.support.registry import REGISTRY_USERS
+
+pytestmark = pytest.mark.api
+
 
 ENV = "/api/v1/environments/audited/secrets"
 ENV_CANARY = "env-canary-value-0b7e41"

@@ -14,62 +14,10 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
-from tests.support.providers import FakeGitHub, FakeRailway, FakeTokenRegistry, FakeTokenServer
-from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa: F401  (fixture)
+from tests.support.env import DOCKER, GITHUB, RAILWAY, provider_env
+from tests.support.registry import REGISTRY_USERS
 
-RAILWAY = "/api/v1/secrets/railway"
-GITHUB = "/api/v1/secrets/github"
-DOCKER = "/api/v1/secrets/docker"
-
-
-@pytest.fixture(scope="module")
-def railway():
-    with FakeRailway() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def github():
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def token_registry():
-    with FakeTokenServer(service=FakeTokenRegistry.SERVICE) as tokens:
-        tokens.users["alice"] = "wonderland"
-        with FakeTokenRegistry(tokens) as registry:
-            yield registry
-
-
-def provider_env(openbao, database_url, signing_keys, railway, github, *insecure: str, user_auth="token", **extra):
-    return (
-        api_env(openbao, database_url, signing_keys[1], user_auth=user_auth)
-        | {
-            "RAILWAY_API_URL": railway.endpoint,
-            "GITHUB_API_URL": github.api_url,
-            "DOCKER_INSECURE_REGISTRIES": ",".join(insecure),
-            "PROVIDER_TIMEOUT_SECONDS": "3",
-        }
-        | extra
-    )
-
-
-@pytest.fixture(scope="module", params=["token", "jwt"], ids=["vault-token", "vault-jwt"])
-async def api(request, openbao, database_url, signing_keys, railway, github, token_registry, local_docker_registry):
-    env = provider_env(
-        openbao,
-        database_url,
-        signing_keys,
-        railway,
-        github,
-        local_docker_registry.host,
-        token_registry.host,
-        user_auth=request.param,
-    )
-    async with AsyncTestClient(app=create_app(settings=load_settings(env))) as client:
-        yield client
+pytestmark = pytest.mark.api
 
 
 def headers(token_for, user, **kw):
@@ -416,5 +364,5 @@ async def test_vault_disabled_uses_the_env_token(openbao, database_url, signing_
             "/api/v1/environments/x/secrets/sync", json={"project_id": "p9", "environment_id": "e9"}, headers=auth
         )
         assert synced.status_code == 200 and synced.json()["token_source"] == "env"
-        upsert = [r for r in railway.graphql_requests() if "variableCollectionUpsert" in r.json()["query"]][0]
+        upsert = next(r for r in railway.graphql_requests() if "variableCollectionUpsert" in r.json()["query"])
         assert upsert.header("authorization") == f"Bearer {legacy}"

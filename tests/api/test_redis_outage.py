@@ -12,8 +12,10 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
-from tests.support.openbao import free_port
+from tests.support.env import api_env
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.api
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import api_env
+from tests.support.env import api_env
 
 pytestmark = pytest.mark.api
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+pytestmark = pytest.mark.api
+
 
 async def store(client, auth, key, value, **extra):
     response = await client.post("/api/v1/secrets", json={"key": key, "value": value, **extra}, headers=auth)

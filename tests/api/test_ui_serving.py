@@ -14,8 +14,8 @@ from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 from entrypoints.http.app import create_app
 from entrypoints.http.openapi_dump import openapi_schema_json
 from entrypoints.settings import DEFAULT_UI_DIST_DIR, SettingsError, load_settings
-from tests.api.conftest import api_env
 from tests.support.csp import assert_strict_csp
+from tests.support.env import api_env
 
 pytestmark = pytest.mark.api
 

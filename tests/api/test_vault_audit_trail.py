@@ -14,9 +14,11 @@ from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 from adapters.vault.bootstrap import JwtAuthSetup, bootstrap_vault
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.api.conftest import api_env
-from tests.conftest import MOUNT
-from tests.support.openbao import start_dev_openbao
+from tests.support.env import api_env
+from tests.support.openbao import MOUNT, start_dev_openbao
+
+pytestmark = pytest.mark.api
+
 
 AUDIT_CONFIG = Path(__file__).parents[2] / "infra" / "openbao" / "audit-file.hcl"
 

@@ -27,7 +27,6 @@ from domain.audit import (
     MAX_PAGE_SIZE,
     AuditAction,
     AuditEvent,
-    AuditLog,
     AuditOutcome,
     AuditQuery,
     AuditUnavailable,
@@ -40,7 +39,11 @@ from domain.audit import (
     segment_hash,
 )
 from domain.errors import InvalidInput
+from domain.ports import AuditLog
 from tests.fakes.audit import InMemoryAuditLog
+
+pytestmark = pytest.mark.contract
+
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 
@@ -435,6 +438,7 @@ async def test_on_postgres_the_service_can_neither_update_nor_delete_events(pg_d
         await connection.execute(text("SET mirage.audit_retention = 'on'"))
         with pytest.raises(DBAPIError, match="UPDATE refused"):
             await connection.execute(text("UPDATE audit_events SET reason = 'x'"))
+        await connection.rollback()
     assert (await SqlAuditLog(pg_database).verify()).ok
 
 

@@ -13,6 +13,9 @@ from domain.errors import StorageUnavailable
 from domain.secrets import SecretRecord
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 
+pytestmark = pytest.mark.contract
+
+
 T0 = datetime(2025, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 

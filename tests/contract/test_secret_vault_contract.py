@@ -14,6 +14,8 @@ from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionN
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
 
+pytestmark = pytest.mark.contract
+
 MOUNT = "mirage"
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.conftest import REPO
-from tests.docs.examples import Example, check_page, extract, page_script
+from tests.support.doc_examples import REPO, Example, check_page, extract, page_script
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.docs.examples import ExampleError, check_page, extract, matches, page_script, parse_expected
+from tests.support.doc_examples import ExampleError, check_page, extract, matches, page_script, parse_expected
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from domain.errors import SecretNotFound, VaultUnavailable, VersionConflict, VersionGone, VersionNotFound
 from domain.ports import VaultHealth
-from domain.secrets import VaultEntry, VaultMetadata, VersionInfo
+from domain.secrets import VERSIONS_KEPT, VaultEntry, VaultMetadata, VersionInfo
 from domain.values import SecretValue
 
-MAX_VERSIONS = 10
+MAX_VERSIONS = VERSIONS_KEPT
 
 
 @dataclass

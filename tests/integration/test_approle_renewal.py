@@ -19,6 +19,7 @@ from adapters.vault.kv_http import KvHttpSecretVault, new_http_session
 from adapters.vault.token_lifecycle import TokenKeepingVault, TokenLoginFailed, VaultTokenKeeper
 from domain.values import SecretValue
 from tests.support.openbao import DevOpenBao, start_dev_openbao
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +202,7 @@ async def test_permission_denied_is_not_mistaken_for_a_dead_token(bao) -> None:
 
 async def test_start_without_vault_keeps_trying_and_logs_in_when_it_answers(bao) -> None:
     from domain.errors import VaultUnavailable
-    from tests.support.openbao import free_port
+    from tests.support.ports import free_port
 
     # Point the login client at a closed port first, then at the real server.
     target = {"addr": f"http://127.0.0.1:{free_port()}"}
@@ -223,8 +224,8 @@ async def test_start_without_vault_keeps_trying_and_logs_in_when_it_answers(bao)
             with pytest.raises(VaultUnavailable):
                 await vault.read(PATH)  # no token yet: a clear 503, not a 403
             target["addr"] = bao.addr
-            while not keeper.stats().logged_in:  # the background task gets there by itself
-                await asyncio.sleep(0.05)
+            # The background task gets there by itself.
+            assert await eventually(lambda: keeper.stats().logged_in, within=25.0)
             assert (await vault.read(PATH)).data["token"].reveal() == "t-1"
     finally:
         await vault.close()

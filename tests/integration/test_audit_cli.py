@@ -18,7 +18,9 @@ from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import create_database
 from adapters.db.migrate import upgrade
 from domain.audit import AuditAction, AuditEvent, AuditOutcome
-from tests.support.postgres import create_test_database, drop_test_database
+
+pytestmark = pytest.mark.integration
+
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +38,8 @@ def run(*args: str, database_url: str, **env: str) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def audit_db(pg_admin_url):
-    url = create_test_database(pg_admin_url)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_test_database(pg_admin_url, url)
+def audit_db(fresh_pg_url):
+    return fresh_pg_url
 
 
 async def append(url: str, count: int, *, days_ago: float = 0) -> list[int]:

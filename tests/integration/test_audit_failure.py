@@ -12,6 +12,9 @@ import pytest
 from adapters.db.audit_log import SqlAuditLog
 from adapters.db.engine import create_database
 from domain.audit import AuditAction, AuditEvent, AuditOutcome, AuditQuery, AuditUnavailable
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.integration
 
 
 def _event(i: int = 0) -> AuditEvent:
@@ -25,15 +28,8 @@ def _event(i: int = 0) -> AuditEvent:
     )
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_appends_to_an_unreachable_postgres_fail_closed_and_fast():
-    database = create_database(f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/mirage")
+    database = create_database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/mirage")
     log = SqlAuditLog(database)
     try:
         started = time.monotonic()

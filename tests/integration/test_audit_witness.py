@@ -25,7 +25,7 @@ from adapters.db.engine import create_database
 from adapters.db.migrate import upgrade
 from adapters.vault.audit_witness import VaultChainWitness
 from domain.audit import AuditAction, AuditEvent, AuditOutcome, ChainHead
-from tests.conftest import MOUNT
+from tests.support.openbao import MOUNT
 from tests.support.postgres import create_test_database, drop_test_database
 
 pytestmark = pytest.mark.integration

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import hvac
 import pytest
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
 from adapters.identity.jwt_verifier import JwtVerifier
+from tests.support.cli import run
 from tests.support.openbao import start_dev_openbao
 
-CLI = str(Path(sys.executable).with_name("mirage-secrets"))
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=60
-    )
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

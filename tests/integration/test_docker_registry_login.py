@@ -22,13 +22,12 @@ from adapters.providers.docker_registry import (
 )
 from domain.providers import ProviderRateLimited, ProviderUnavailable
 from domain.values import SecretValue
-from tests.support.openbao import free_port
-from tests.support.providers import (  # noqa: F401  (fixtures)
-    FakeTokenRegistry,
-    Reply,
-    fake_token_registry,
-)
-from tests.support.registry import REGISTRY_USERS, local_docker_registry  # noqa: F401  (fixture)
+from tests.support.ports import free_port
+from tests.support.providers import FakeTokenRegistry, Reply
+from tests.support.registry import REGISTRY_USERS
+
+pytestmark = pytest.mark.integration
+
 
 TIMEOUT_S = 2.0
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from adapters.vault.embedded import EmbeddedOpenBao, EmbeddedVaultInfo
-from tests.support.openbao import free_port, start_dev_openbao
+from tests.support.openbao import start_dev_openbao
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,11 @@ import pytest
 from adapters.providers.github import GitHubTokenValidatorHttp
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
-from tests.support.openbao import free_port
-from tests.support.providers import Reply, fake_github  # noqa: F401  (fixture)
+from tests.support.ports import free_port
+from tests.support.providers import Reply
+
+pytestmark = pytest.mark.integration
+
 
 TIMEOUT_S = 0.5
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hvac
+import pytest
 
 from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
-from tests.integration.test_cli import run
-from tests.support.providers import fake_railway  # noqa: F401  (fixture)
+from tests.support.cli import run
+
+pytestmark = pytest.mark.integration
 
 
 def _env(openbao, pg_url, signing_keys, railway, **extra):

@@ -12,6 +12,8 @@ from adapters.db.migrate import downgrade, revisions, upgrade
 from adapters.db.models import Base
 from tests.support.postgres import create_test_database, drop_test_database
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_database_url(request, tmp_path):

@@ -14,6 +14,9 @@ from adapters.vault.hvac_vault import HvacSecretVault
 from domain.values import SecretValue
 from tests.support.openbao import start_dev_openbao
 
+pytestmark = pytest.mark.integration
+
+
 INFRA = Path(__file__).parents[2] / "infra" / "openbao"
 AUDIT_STANZA = re.compile(r'^audit "file" "file" \{\n.*?^\}\n', re.MULTILINE | re.DOTALL)
 LOG_PATH = "/vault/logs/audit.log"

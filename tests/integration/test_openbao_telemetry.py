@@ -10,7 +10,7 @@ import pytest
 
 from adapters.vault.operations import VaultOperations
 from adapters.vault.raft_server import BaoServer
-from tests.unit.test_alert_rules import OPENBAO_METRICS
+from tests.support.deployment import OPENBAO_METRICS
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,11 @@ import pytest
 from adapters.providers.railway import RailwayGraphQLClient, RailwayGraphQLTokenValidator
 from domain.providers import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from domain.values import SecretValue
-from tests.support.openbao import free_port
-from tests.support.providers import FakeRailway, Reply, fake_railway  # noqa: F401  (fixture)
+from tests.support.ports import free_port
+from tests.support.providers import FakeRailway, Reply
+
+pytestmark = pytest.mark.integration
+
 
 TIMEOUT_S = 0.5
 

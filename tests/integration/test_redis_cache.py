@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +24,8 @@ from domain.ports import CachedSecret
 from domain.secrets import VaultEntry
 from domain.values import SecretValue
 from tests.fakes.vault import InMemorySecretVault
+from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -87,16 +88,6 @@ def _secret(value: str, *, version: int = 1) -> CachedSecret:
         updated_at=now,
         cached_at=time.time(),
     )
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], *, within: float = 2.0) -> bool:
-    deadline = time.monotonic() + within
-    while True:
-        if await check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.02)
 
 
 # -- (a) nothing readable in Redis ------------------------------------------------------------
@@ -191,7 +182,7 @@ async def test_an_invalidation_reaches_the_other_instance(env):
     async def b_misses() -> bool:
         return await b.get(path) is None
 
-    assert await _eventually(b_misses, within=2.0)
+    assert await eventually(b_misses, within=2.0)
     assert b.local_entries == 0
 
 
@@ -214,32 +205,26 @@ async def test_a_lost_listener_connection_disables_the_local_layer_until_resubsc
     async def b_misses() -> bool:
         return await b.get(path) is None
 
-    assert await _eventually(b_misses, within=2.0)
+    assert await eventually(b_misses, within=2.0)
 
     async def b_resubscribed() -> bool:
         return b.local_layer_active
 
-    assert await _eventually(b_resubscribed, within=5.0)
+    assert await eventually(b_resubscribed, within=5.0)
     assert b.local_entries == 0
     # And it works again afterwards.
     await a.put(path, _secret("v2"))
     assert (await b.get(path)).entry.data["value"].reveal() == "v2"
     assert b.local_entries == 1
     await a.invalidate(path)
-    assert await _eventually(b_misses, within=2.0)
+    assert await eventually(b_misses, within=2.0)
 
 
 # -- (d) Redis down ---------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_an_unreachable_redis_is_a_miss_and_never_raises(env, caplog):
-    cache = await env.make(url=f"redis://127.0.0.1:{_closed_port()}/0", wait=0.3)
+    cache = await env.make(url=f"redis://127.0.0.1:{free_port()}/0", wait=0.3)
     path = "users/someone/custom/k"
     assert not cache.local_layer_active
     value = f"CANARY-{uuid.uuid4().hex}"

@@ -11,9 +11,9 @@ import pytest
 
 from adapters.vault.operations import VaultOperations
 from adapters.vault.raft_server import BaoServer
-from tests.ops.conftest import run_cli
+from tests.support.cli import run_cli
+from tests.support.deployment import INFRA, hcl
 from tests.support.openbao import start_dev_openbao
-from tests.unit.test_deployment_files import INFRA, hcl
 
 pytestmark = pytest.mark.integration
 

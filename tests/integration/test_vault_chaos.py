@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -28,7 +26,9 @@ from domain.errors import VaultUnavailable, VersionConflict
 from domain.ports import VaultHealth
 from domain.secrets import VaultEntry, VaultMetadata
 from domain.values import SecretValue
-from tests.support.openbao import free_port, start_dev_openbao
+from tests.support.openbao import start_dev_openbao
+from tests.support.ports import free_port
+from tests.support.processes import kill_process_group
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +155,7 @@ async def test_killed_mid_run_fails_fast_once_the_breaker_opens() -> None:
             tasks = [asyncio.create_task(worker(n)) for n in range(workers)]
             await enough.wait()
             calls_at_kill = counting.total()
-            os.killpg(server.process.pid, signal.SIGKILL)
+            kill_process_group(server.process)
             await asyncio.to_thread(server.process.wait, 10)
             killed.set()
             await asyncio.gather(*tasks)

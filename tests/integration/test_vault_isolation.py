@@ -15,7 +15,9 @@ from adapters.vault.bootstrap import ADMIN_ROLE, USER_ROLE
 from adapters.vault.sessions import JwtVaultSessions
 from domain.errors import VaultRefused
 from domain.values import Principal, SecretValue
-from tests.conftest import MOUNT
+from tests.support.openbao import MOUNT
+
+pytestmark = pytest.mark.integration
 
 
 def _login(openbao, token: str, role: str = USER_ROLE) -> hvac.Client:

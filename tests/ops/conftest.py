@@ -1,56 +1,11 @@
-"""Fixtures for the operations tests: the CLI as an operator runs it, and a fresh database each."""
+"""Fixtures for the operations tests (the CLI helpers are in tests/support/cli.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-from adapters.db.migrate import upgrade
-from adapters.identity.dev_keys import DEV_AUDIENCE, DEV_ISSUER
-from tests.support.postgres import create_test_database, drop_test_database
-
-CLI = str(Path(sys.executable).parent / "mirage-secrets")
-
-
-def run_cli(
-    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess:
-    """`mirage-secrets ARGS` with exactly `env` on top of PATH; output captured as text."""
-    return subprocess.run(
-        [CLI, *args],
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **env},
-        input=stdin or "",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def service_env(*, vault_addr: str, vault_token: str, database_url: str, public_key_file: Path) -> dict[str, str]:
-    return {
-        "VAULT_ADDR": vault_addr,
-        "VAULT_TOKEN": vault_token,
-        "DATABASE_URL": database_url,
-        # The operator's commands use the service's settings: with Redis, their writes invalidate
-        # every instance's cached copy.
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "AUTH_ISSUER": DEV_ISSUER,
-        "AUTH_AUDIENCE": DEV_AUDIENCE,
-        "AUTH_PUBLIC_KEY_FILE": str(public_key_file),
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 @pytest.fixture
-def fresh_database(pg_admin_url):
+def fresh_database(fresh_pg_url):
     """A migrated database of its own (the drill and failover tests restart services against it)."""
-    url = create_test_database(pg_admin_url)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_test_database(pg_admin_url, url)
+    return fresh_pg_url

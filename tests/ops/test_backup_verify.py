@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from adapters.vault.raft_server import BaoServer
-from tests.ops.conftest import run_cli, service_env
+from tests.support.cli import run_cli, service_env
 from tests.support.raft_cluster import create_token
 from tests.support.served import serve
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,32 +19,12 @@ from pathlib import Path
 import httpx
 
 from adapters.vault.embedded import find_bao_binary
+from tests.support.ports import free_port
 from tests.support.processes import stop_process_group
 
+# The KV v2 mount the session fixtures bootstrap and every test writes under.
+MOUNT = "mirage"
 START_TIMEOUT_S = 20.0
-
-
-def free_port(consecutive: int = 1) -> int:
-    """A port p such that p .. p+consecutive-1 are all free on 127.0.0.1 right now."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port + consecutive > 65536:
-            continue
-        sockets = []
-        try:
-            for offset in range(consecutive):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port + offset))
-            return port
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError(f"no {consecutive} consecutive free ports found")
 
 
 @dataclass

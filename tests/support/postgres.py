@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from adapters.db.migrate import upgrade
+
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 ADMIN_URL_ENV = "TEST_DATABASE_ADMIN_URL"
 DATABASE_PREFIX = "mirage_test_"
@@ -44,6 +46,18 @@ def drop_test_database(admin_url: str, url: str) -> None:
     if not name.startswith(DATABASE_PREFIX):
         raise ValueError(f"refusing to drop {name!r}: not a test database")
     _run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def migrated_test_database(admin_url: str) -> Iterator[str]:
+    """A fresh `mirage_test_<hex>` database at the newest schema, dropped on exit: the one way the
+    fixtures get a migrated database."""
+    url = create_test_database(admin_url)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_test_database(admin_url, url)
 
 
 def server_answers(admin_url: str) -> bool:

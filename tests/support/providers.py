@@ -4,8 +4,8 @@ Each is a small threaded HTTP server on 127.0.0.1 that speaks the wire format de
 `shared/design/PROVIDERS.md`, is configured per test through plain attributes, and records every
 request (headers, body) so tests can assert what was sent. No test talks to the internet.
 
-Use them as context managers (`with FakeRailway() as railway: ...`) or through the pytest
-fixtures at the bottom of this module (`from tests.support.providers import fake_railway`).
+Use them as context managers (`with FakeRailway() as railway: ...`) or through the fixtures
+`fake_railway`, `fake_github` and `fake_token_registry` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,13 +17,10 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 
 @dataclass(frozen=True)
@@ -67,10 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fake.requests.append(request)
         delay = fake.delay_seconds
-        if delay:
-            # Waits on the stop event, so stopping the server cuts a slow answer short.
-            if fake.stopping.wait(delay):
-                return
+        # Waits on the stop event, so stopping the server cuts a slow answer short.
+        if delay and fake.stopping.wait(delay):
+            return
         try:
             reply = fake.handle(request)
         except Exception as exc:  # a bug in a fake must show up as a 500, not a hung test
@@ -537,28 +533,3 @@ class FakeTokenRegistry(FakeHTTPServer):
             {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required", "detail": None}]},
             {**v2, "WWW-Authenticate": challenge},
         )
-
-
-# ------------------------------------------------------------------------------------------
-# Fixtures (import them into a test module: `from tests.support.providers import fake_railway`)
-
-
-@pytest.fixture
-def fake_railway() -> Iterator[FakeRailway]:
-    with FakeRailway() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_token_registry() -> Iterator[FakeTokenRegistry]:
-    """A Bearer-auth registry and its token server; user `alice` / password `wonderland`."""
-    with FakeTokenServer(service=FakeTokenRegistry.SERVICE) as tokens:
-        tokens.users["alice"] = "wonderland"
-        with FakeTokenRegistry(tokens) as registry:
-            yield registry

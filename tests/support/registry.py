@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support.openbao import free_port
+from tests.support.ports import free_port
 from tests.support.processes import stop_process_group
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -152,16 +151,3 @@ def docker_registry(users: Mapping[str, str]) -> Iterator[LocalRegistry]:
 
 
 REGISTRY_USERS = {"mirage": "s3cret-Registry-pass", "bob": "another:pass word"}
-
-
-@pytest.fixture(scope="session")
-def local_docker_registry() -> Iterator[LocalRegistry]:
-    """One real registry per session with `REGISTRY_USERS`. Fails (never skips) if it can't start."""
-    try:
-        registry = start_docker_registry(REGISTRY_USERS)
-    except RegistryUnavailable as exc:
-        pytest.fail(str(exc))
-    try:
-        yield registry
-    finally:
-        registry.stop()

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from adapters.identity.dev_keys import issue_token
-from tests.support.openbao import free_port
+from tests.support.ports import free_port
 from tests.support.processes import stop_process_group
 
 READY_DEADLINE_SECONDS = 60

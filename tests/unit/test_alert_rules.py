@@ -19,8 +19,10 @@ from prometheus_client import CollectorRegistry
 from adapters.backups.files import TextfileBackupMetrics
 from adapters.telemetry.metrics import TelemetryMetrics
 from domain.backups import Inventory, Manifest
+from tests.support.deployment import OPENBAO_METRICS
 
 pytestmark = pytest.mark.unit
+
 
 ROOT = Path(__file__).parents[2]
 RULES = ROOT / "infra" / "prometheus" / "alerts.yml"
@@ -28,16 +30,6 @@ RULE_TESTS = ROOT / "infra" / "prometheus" / "alerts.test.yml"
 DASHBOARD = ROOT / "infra" / "grafana" / "mirage-secrets-dashboard.json"
 # Litestar's request metrics (prefix "http", see `request_metrics_config`).
 REQUEST_METRICS = {"http_requests_total", "http_request_duration_seconds_bucket", "http_requests_error_total"}
-# OpenBao's telemetry, as /v1/sys/metrics?format=prometheus names them with disable_hostname = true.
-OPENBAO_METRICS = {
-    "vault_core_active",
-    "vault_core_unsealed",
-    "vault_raft_state_leader",
-    "vault_autopilot_healthy",
-    "vault_autopilot_failure_tolerance",
-    "vault_audit_log_request_failure",
-    "vault_raft_commitTime",
-}
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 PROMQL_WORDS = {"le", "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.cache.memory import InProcessSecretCache
@@ -13,6 +15,9 @@ from services.audited_secret_service import AuditedSecretService
 from tests.fakes.audit import InMemoryAuditLog
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
+
+pytestmark = pytest.mark.unit
+
 
 ALICE = Principal(user_id="alice")
 CANARY = "fail-closed-canary"
@@ -64,3 +69,21 @@ async def test_a_write_that_cant_be_recorded_is_reported_as_failed(service, audi
     audit_log.available = False
     with pytest.raises(AuditUnavailable):
         await service.store(ALICE, key="db", value=SecretValue(CANARY))
+
+
+async def test_amend_metadata_returns_the_amended_metadata_and_records_one_event(service, audit_log):
+    await service.store(ALICE, key="db", value=SecretValue(CANARY))
+    before = len(audit_log.events)
+
+    metadata, current = await service.amend_metadata(ALICE, "db", lambda m: replace(m, description="rotated by ops"))
+
+    assert metadata.description == "rotated by ops"
+    assert current.current_version == 1
+    assert (await service.get_metadata(ALICE, "db"))[0].description == "rotated by ops"
+    amended = audit_log.events[before]
+    assert (amended.action, amended.outcome, amended.secret_key, amended.version) == (
+        AuditAction.METADATA_UPDATE,
+        AuditOutcome.SUCCESS,
+        "db",
+        1,
+    )

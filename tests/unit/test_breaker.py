@@ -6,22 +6,9 @@ import pytest
 
 from adapters.vault.breaker import CircuitBreaker, CircuitOpen
 from domain.errors import VaultUnavailable
+from tests.fakes.clock import FakeClock
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+pytestmark = pytest.mark.unit
 
 
 def fail(breaker: CircuitBreaker, times: int = 1) -> None:
@@ -35,16 +22,16 @@ def succeed(breaker: CircuitBreaker) -> None:
     breaker.record_success(probe)
 
 
-def test_starts_closed_and_lets_calls_through(clock: Clock) -> None:
-    breaker = CircuitBreaker(clock=clock)
+def test_starts_closed_and_lets_calls_through(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(clock=clock.monotonic)
     assert breaker.state == "closed"
     assert breaker.before_call() is False
     breaker.record_success()
     assert (breaker.calls, breaker.successes, breaker.rejected) == (1, 1, 0)
 
 
-def test_opens_after_threshold_consecutive_failures(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=5, reset_timeout=10, clock=clock)
+def test_opens_after_threshold_consecutive_failures(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=5, reset_timeout=10, clock=clock.monotonic)
     fail(breaker, 4)
     assert breaker.state == "closed"
     assert breaker.consecutive_failures == 4
@@ -53,8 +40,8 @@ def test_opens_after_threshold_consecutive_failures(clock: Clock) -> None:
     assert breaker.opened == 1
 
 
-def test_an_answer_from_vault_resets_the_run_of_failures(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=3, clock=clock)
+def test_an_answer_from_vault_resets_the_run_of_failures(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=3, clock=clock.monotonic)
     fail(breaker, 2)
     succeed(breaker)
     fail(breaker, 2)
@@ -62,8 +49,8 @@ def test_an_answer_from_vault_resets_the_run_of_failures(clock: Clock) -> None:
     assert breaker.consecutive_failures == 2
 
 
-def test_open_fails_fast_with_retry_after_until_the_cool_down_ends(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+def test_open_fails_fast_with_retry_after_until_the_cool_down_ends(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     fail(breaker)
     clock.advance(2.5)
     with pytest.raises(CircuitOpen) as caught:
@@ -79,8 +66,8 @@ def test_open_fails_fast_with_retry_after_until_the_cool_down_ends(clock: Clock)
     assert breaker.calls == 1  # only the call that failed reached Vault
 
 
-def test_half_open_lets_exactly_one_probe_through(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+def test_half_open_lets_exactly_one_probe_through(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     fail(breaker)
     clock.advance(10)
     assert breaker.state == "half_open"
@@ -92,8 +79,8 @@ def test_half_open_lets_exactly_one_probe_through(clock: Clock) -> None:
     assert (breaker.probes, breaker.rejected) == (1, 3)
 
 
-def test_probe_success_closes(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=clock)
+def test_probe_success_closes(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=clock.monotonic)
     fail(breaker, 2)
     clock.advance(11)
     probe = breaker.before_call()
@@ -104,8 +91,8 @@ def test_probe_success_closes(clock: Clock) -> None:
     assert breaker.before_call() is False  # no single-probe limit once closed
 
 
-def test_probe_failure_reopens_for_a_fresh_cool_down(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=clock)
+def test_probe_failure_reopens_for_a_fresh_cool_down(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=clock.monotonic)
     fail(breaker, 2)
     clock.advance(10)
     probe = breaker.before_call()
@@ -121,8 +108,8 @@ def test_probe_failure_reopens_for_a_fresh_cool_down(clock: Clock) -> None:
     assert breaker.before_call() is True
 
 
-def test_a_probe_without_verdict_frees_the_slot(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=1, clock=clock)
+def test_a_probe_without_verdict_frees_the_slot(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=1, clock=clock.monotonic)
     fail(breaker)
     clock.advance(1)
     probe = breaker.before_call()
@@ -130,8 +117,8 @@ def test_a_probe_without_verdict_frees_the_slot(clock: Clock) -> None:
     assert breaker.before_call() is True  # a new probe may go
 
 
-def test_late_failure_while_open_does_not_extend_the_cool_down(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+def test_late_failure_while_open_does_not_extend_the_cool_down(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     slow = breaker.before_call()  # admitted while closed
     fail(breaker)
     clock.advance(5)
@@ -140,17 +127,17 @@ def test_late_failure_while_open_does_not_extend_the_cool_down(clock: Clock) -> 
     assert breaker.opened == 1
 
 
-def test_any_answer_closes_an_open_breaker(clock: Clock) -> None:
+def test_any_answer_closes_an_open_breaker(clock: FakeClock) -> None:
     # A health check (or a late call) that reaches Vault proves it is back.
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     fail(breaker)
     breaker.record_success()
     assert breaker.state == "closed"
     assert breaker.before_call() is False
 
 
-def test_stats_snapshot(clock: Clock) -> None:
-    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=4, clock=clock)
+def test_stats_snapshot(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=4, clock=clock.monotonic)
     fail(breaker, 2)
     with pytest.raises(CircuitOpen):
         breaker.before_call()

@@ -12,31 +12,13 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-import hcl2
 import pytest
 import yaml
 
+from tests.support.deployment import INFRA, ROOT, hcl
+
 pytestmark = pytest.mark.unit
-
-ROOT = Path(__file__).parents[2]
-INFRA = ROOT / "infra"
-
-
-def _plain(value: Any) -> Any:
-    """python-hcl2 keeps string quotes and adds block markers: strip both."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
-    return value
-
-
-def hcl(path: Path) -> dict[str, Any]:
-    return _plain(hcl2.loads(path.read_text()))
 
 
 def test_production_hcl_raft_at_vault_data_ha_audit_telemetry_tls_at_proxy():

@@ -9,7 +9,10 @@ from domain.credentials import RailwayTarget
 from domain.errors import InvalidInput, SecretNotFound
 from domain.values import Principal, SecretValue
 from services.migration import MigrationItem
-from tests.unit.test_provider_services import ALICE, World
+from tests.fakes.provider_world import ALICE, World
+
+pytestmark = pytest.mark.unit
+
 
 CANARY = "canary-env-value-7f3a"
 

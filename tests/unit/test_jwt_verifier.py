@@ -23,6 +23,9 @@ from adapters.identity.jwt_verifier import JwtVerifier
 from domain.errors import NotAuthenticated
 from domain.values import Principal
 
+pytestmark = pytest.mark.unit
+
+
 ISSUER = "https://issuer.example.com"
 AUDIENCE = "mirage-secrets"
 

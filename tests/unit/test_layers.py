@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+pytestmark = pytest.mark.unit
 
-VENDORS = frozenset(
-    {
-        "litestar",
-        "sqlalchemy",
-        "advanced_alchemy",
-        "hvac",
-        "httpx",
-        "redis",
-        "asyncpg",
-        "requests",
-        "aiosqlite",
-        "alembic",
-        "jwt",
-        "cryptography",
-    }
-)
-FORBIDDEN = {
-    "domain": VENDORS | {"services", "adapters", "entrypoints"},
-    "services": VENDORS | {"adapters", "entrypoints"},
-}
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+
+
+def _layer_rules() -> dict[str, frozenset[str]]:
+    """What each inner layer may not import, read from import-linter's contracts in pyproject.toml:
+    every layer outside it, and (for the forbidden contract's sources) every listed vendor."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = (c["layers"] for c in contracts if c["type"] == "layers")
+    (vendors,) = (c for c in contracts if c["type"] == "forbidden")
+    rules = {}
+    for position, layer in enumerate(layers):
+        forbidden = set(layers[:position])
+        if layer in vendors["source_modules"]:
+            forbidden |= set(vendors["forbidden_modules"])
+        if forbidden and layer in vendors["source_modules"]:
+            rules[layer] = frozenset(forbidden)
+    return rules
+
+
+FORBIDDEN = _layer_rules()
 
 
 def _module_name(path: Path, src: Path) -> tuple[str, bool]:
@@ -120,3 +123,9 @@ def test_checker_resolves_relative_imports_inside_the_layer(tmp_path: Path) -> N
 def test_checker_allows_domain_imports_in_services(tmp_path: Path) -> None:
     _plant(tmp_path, "services", "ok.py", "import asyncio\nfrom domain.errors import InvalidInput\n")
     assert violations("services", src=tmp_path) == []
+
+
+def test_the_rule_read_from_pyproject_covers_both_inner_layers() -> None:
+    assert set(FORBIDDEN) == {"domain", "services"}
+    assert {"litestar", "hvac", "services", "adapters", "entrypoints"} <= FORBIDDEN["domain"]
+    assert "services" not in FORBIDDEN["services"] and {"adapters", "httpx"} <= FORBIDDEN["services"]

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.providers.github import parse_github_token_expiration, parse_oauth_scopes
+from adapters.providers.http import parse_retry_after
 from domain.errors import InvalidInput
 from domain.providers import (
     ProviderRateLimited,
@@ -16,12 +18,11 @@ from domain.providers import (
     docker_config_key,
     github_token_type,
     normalize_registry,
-    parse_github_token_expiration,
-    parse_oauth_scopes,
-    parse_retry_after,
     railway_registry_credentials,
 )
 from domain.values import SecretValue
+
+pytestmark = pytest.mark.unit
 
 
 def _decoded(entry: dict, key: str) -> str:

@@ -7,80 +7,15 @@ import asyncio
 
 import pytest
 
-from adapters.cache.memory import InProcessSecretCache
 from domain.credentials import CredentialMissing, RailwayTarget, VaultDisabled, parse_dotenv
-from domain.errors import InvalidInput
+from domain.errors import Forbidden, InvalidInput
 from domain.providers import RAILWAY, GitHubTokenInfo, ProviderRateLimited, ProviderRejected
 from domain.values import Principal, SecretValue
-from services.audit_trail import AuditTrail
-from services.docker_credentials import DockerCredentialService
-from services.environment_secrets import EnvironmentSecretService
-from services.github_tokens import GitHubTokenService
-from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem, MigrationService
-from services.railway_client import EnvironmentSyncService, RailwayClientService
-from services.railway_tokens import RailwayPolicy, RailwayTokenService
-from services.secret_service import SecretService
-from tests.fakes.audit import InMemoryAuditLog
-from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
-from tests.fakes.providers import (
-    FakeGitHubValidator,
-    FakeRailwayValidator,
-    FakeRegistryTester,
-    InMemoryEnvironmentRegistry,
-    InMemoryUserAccounts,
-)
-from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
+from services.migration import ALREADY, INVALID, KEPT_OWN, MIGRATED, WOULD_MIGRATE, MigrationItem
+from services.railway_tokens import RailwayPolicy
+from tests.fakes.provider_world import ALICE, World
 
-ALICE = Principal(user_id="alice")
-
-
-class World:
-    def __init__(self, policy: RailwayPolicy = RailwayPolicy()) -> None:
-        self.vault = InMemorySecretVault()
-        self.audit_log = InMemoryAuditLog()
-        trail = AuditTrail(self.audit_log)
-        vaults = OneVaultForEveryone(self.vault)
-        users = InMemoryUserDirectory()
-        self.index = InMemorySecretIndex(users)
-        self.secrets = SecretService(
-            vaults=vaults, index=self.index, users=users, cache=InProcessSecretCache(retention_seconds=60)
-        )
-        self.railway_api = FakeRailwayValidator()
-        self.github_api = FakeGitHubValidator()
-        self.registry = FakeRegistryTester()
-        self.accounts = InMemoryUserAccounts()
-        self.environments = InMemoryEnvironmentRegistry()
-        self.railway = RailwayTokenService(
-            secrets=self.secrets,
-            trail=trail,
-            validator=self.railway_api,
-            accounts=self.accounts,
-            environments=self.environments,
-            policy=policy,
-        )
-        self.github = GitHubTokenService(
-            secrets=self.secrets, trail=trail, validator=self.github_api, accounts=self.accounts
-        )
-        self.docker = DockerCredentialService(secrets=self.secrets, trail=trail, tester=self.registry)
-        self.env = EnvironmentSecretService(vaults=vaults, environments=self.environments, users=users, trail=trail)
-        self.clients = RailwayClientService(
-            secrets=self.secrets,
-            trail=trail,
-            clients=self.railway_api,
-            validator=self.railway_api,
-            accounts=self.accounts,
-            policy=policy,
-        )
-        self.sync = EnvironmentSyncService(
-            environment_secrets=self.env, environments=self.environments, railway=self.clients, trail=trail
-        )
-        self.migration = MigrationService(
-            secrets=self.secrets,
-            trail=trail,
-            railway_tokens=self.railway,
-            validator=self.railway_api,
-            accounts=self.accounts,
-        )
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
@@ -150,7 +85,7 @@ async def test_fallback_and_missing_token():
     no_fallback = World(RailwayPolicy(legacy_token=legacy, allow_env_fallback=False))
     with pytest.raises(CredentialMissing) as missing:
         await no_fallback.clients.client_for(ALICE)
-    assert missing.value.link == "/settings/credentials#railway"
+    assert missing.value.provider == RAILWAY
     assert (await no_fallback.railway.status(ALICE)).configured is False
 
 
@@ -265,5 +200,10 @@ async def test_migration_is_validated_dry_runnable_and_rerun_safe(world):
     assert progress[-1] == (4, 4)
     again = await world.migration.migrate(items[:2])
     assert [o.result for o in again.outcomes] == [ALREADY, ALREADY]
-    counts = await world.migration.status()
+    counts = await world.migration.status(Principal(user_id="ops", is_admin=True))
     assert (counts.vault, counts.env) == (3, 0)
+
+
+async def test_the_migration_counts_are_for_admins_only(world):
+    with pytest.raises(Forbidden):
+        await world.migration.status(ALICE)

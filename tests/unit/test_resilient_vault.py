@@ -13,15 +13,10 @@ from domain.errors import SecretNotFound, VaultRefused, VaultUnavailable, Versio
 from domain.ports import VaultHealth
 from domain.secrets import VaultEntry
 from domain.values import SecretValue
+from tests.fakes.clock import FakeClock
 from tests.fakes.vault import InMemorySecretVault
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+pytestmark = pytest.mark.unit
 
 
 class FlakyVault:
@@ -103,17 +98,12 @@ def flaky(memory: InMemorySecretVault) -> FlakyVault:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def resilient(flaky: FlakyVault, clock: Clock, sleeps: Sleeps, *, threshold: int = 5, attempts: int = 3):
-    breaker = CircuitBreaker(failure_threshold=threshold, reset_timeout=10, clock=clock)
+def resilient(flaky: FlakyVault, clock: FakeClock, sleeps: Sleeps, *, threshold: int = 5, attempts: int = 3):
+    breaker = CircuitBreaker(failure_threshold=threshold, reset_timeout=10, clock=clock.monotonic)
     return ResilientSecretVault(flaky, breaker=breaker, attempts=attempts, base_delay=0.05, max_delay=1.0, sleep=sleeps)
 
 
@@ -145,7 +135,7 @@ async def test_reads_give_up_after_the_attempts(flaky, clock, sleeps) -> None:
 
 
 async def test_backoff_is_capped(flaky, clock, sleeps) -> None:
-    breaker = CircuitBreaker(failure_threshold=100, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=100, clock=clock.monotonic)
     vault = ResilientSecretVault(flaky, breaker=breaker, attempts=8, base_delay=0.05, max_delay=0.3, sleep=sleeps)
     flaky.fail_next = 100
     with pytest.raises(VaultUnavailable):
@@ -269,7 +259,7 @@ async def test_after_the_cool_down_one_probe_closes_the_breaker(flaky, clock, sl
         with pytest.raises(VaultUnavailable):
             await vault.read("p")
     assert vault.state == "open"
-    clock.now += 10
+    clock.advance(10)
     assert vault.state == "half_open"
     assert (await vault.read("p")).version == 1  # the probe
     assert vault.state == "closed"
@@ -288,10 +278,10 @@ async def test_only_one_probe_while_half_open(memory, clock, sleeps) -> None:
 
     slow = SlowVault(memory)
     await memory.write("p", value("v1"), cas=0)
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     vault = ResilientSecretVault(slow, breaker=breaker, attempts=1, sleep=sleeps)
     breaker.record_failure()
-    clock.now += 10
+    clock.advance(10)
     probe = asyncio.create_task(vault.read("p"))
     await asyncio.sleep(0)
     with pytest.raises(CircuitOpen):
@@ -308,10 +298,10 @@ async def test_a_cancelled_probe_frees_the_slot(memory, clock, sleeps) -> None:
             self._count("read")
             await asyncio.Event().wait()
 
-    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=10, clock=clock.monotonic)
     vault = ResilientSecretVault(HangingVault(memory), breaker=breaker, attempts=1, sleep=sleeps)
     breaker.record_failure()
-    clock.now += 10
+    clock.advance(10)
     probe = asyncio.create_task(vault.read("p"))
     await asyncio.sleep(0)
     probe.cancel()

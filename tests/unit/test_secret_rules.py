@@ -24,6 +24,9 @@ from domain.secrets import (
 )
 from domain.values import SecretValue
 
+pytestmark = pytest.mark.unit
+
+
 # -- locate: the Vault path contract -------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,20 +23,12 @@ from services.secret_service import SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import MAX_VERSIONS, InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.unit
+
+
 ALICE = Principal(user_id="alice")
 BOB = Principal(user_id="bob")
 PATH = "users/alice/custom/db_password"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: int = 1) -> None:
-        self.now += timedelta(minutes=minutes)
 
 
 @pytest.fixture
@@ -53,11 +44,6 @@ def index() -> InMemorySecretIndex:
 @pytest.fixture
 def users() -> InMemoryUserDirectory:
     return InMemoryUserDirectory()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -100,7 +86,7 @@ async def test_first_store_creates_version_1_with_metadata_index_row_and_user_ro
 async def test_storing_again_makes_version_2_and_keeps_creation_metadata(service, vault, index, clock) -> None:
     created = clock.now
     await store(service, "v1", tags=["prod"])
-    clock.advance(30)
+    clock.advance(minutes=30)
     stored = await store(service, "v2")
 
     assert (stored.version, stored.previous_version) == (2, 1)
@@ -173,7 +159,7 @@ async def test_get_returns_value_and_metadata(service, clock) -> None:
 
 async def test_get_records_the_access_in_the_index(service, index, clock) -> None:
     await store(service)
-    clock.advance(5)
+    clock.advance(minutes=5)
     await service.get(ALICE, "db_password")
     assert index.records[("alice", "db_password")].last_accessed_at == clock.now
 
@@ -204,7 +190,7 @@ async def test_versions_are_newest_first(service) -> None:
 async def test_delete_is_soft(service, vault, index, clock) -> None:
     await store(service, "v1")
     await store(service, "v2")
-    clock.advance(10)
+    clock.advance(minutes=10)
 
     kept = await service.delete(ALICE, "db_password")
 
@@ -290,7 +276,7 @@ async def test_update_metadata_changes_tags_type_and_description_without_a_new_v
 ) -> None:
     created = clock.now
     await store(service, tags=["old"], description="before")
-    clock.advance(3)
+    clock.advance(minutes=3)
 
     updated, _ = await service.update_metadata(
         ALICE, "db_password", tags=["new", "prod"], secret_type="api_key", description="after"

@@ -13,6 +13,9 @@ from services.secret_service import CachePolicy, SecretService
 from tests.fakes.index import InMemorySecretIndex, InMemoryUserDirectory
 from tests.fakes.vault import InMemorySecretVault, OneVaultForEveryone
 
+pytestmark = pytest.mark.unit
+
+
 ALICE = Principal("alice")
 PATH = "users/alice/custom/token"
 
@@ -35,7 +38,10 @@ def epoch() -> Epoch:
     return Epoch()
 
 
-def make_service(vault, epoch, policy=CachePolicy(ttl_seconds=300, max_stale_seconds=3600)) -> SecretService:
+DEFAULT_POLICY = CachePolicy(ttl_seconds=300, max_stale_seconds=3600)
+
+
+def make_service(vault, epoch, policy: CachePolicy = DEFAULT_POLICY) -> SecretService:
     return SecretService(
         vaults=OneVaultForEveryone(vault),
         index=InMemorySecretIndex(),

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.settings import DEFAULT_MOUNT, SettingsError, load_server_settings, load_settings
+from entrypoints.settings import (
+    DEFAULT_MOUNT,
+    SettingsError,
+    load_audit_retention_days,
+    load_data_dir,
+    load_dev_vault_port,
+    load_server_settings,
+    load_settings,
+)
+
+pytestmark = pytest.mark.unit
+
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "hvs.TOP-SECRET-TOKEN"
@@ -177,3 +188,41 @@ def test_web_server_is_granian_by_default_and_validated() -> None:
     assert load_server_settings({}).server == "granian"
     assert load_server_settings({"WEB_SERVER": "uvicorn"}).server == "uvicorn"
     assert "WEB_SERVER" in refused(env(WEB_SERVER="gunicorn"))
+
+
+def test_logging_and_telemetry_settings_are_validated_and_typed():
+    default = load_settings(env()).telemetry
+    assert (default.log_level, default.log_json, default.prometheus_multiproc_dir) == ("INFO", True, None)
+    chosen = load_settings(
+        env(LOG_LEVEL="debug", LOG_FORMAT="TEXT", OTEL_SERVICE_NAME="svc", PROMETHEUS_MULTIPROC_DIR="/run/prom")
+    ).telemetry
+    assert (chosen.log_level, chosen.log_json, chosen.prometheus_multiproc_dir) == ("DEBUG", False, "/run/prom")
+    assert dict(chosen.otel) == {"OTEL_SERVICE_NAME": "svc"}
+    assert "LOG_LEVEL" in refused(env(LOG_LEVEL="chatty"))
+    assert "LOG_FORMAT" in refused(env(LOG_FORMAT="yaml"))
+
+
+@pytest.mark.parametrize(
+    ("loader", "name", "default", "bad"),
+    [
+        (load_dev_vault_port, "MIRAGE_DEV_VAULT_PORT", 8200, ["0", "65536", "http"]),
+        (load_audit_retention_days, "AUDIT_RETENTION_DAYS", 30, ["-1", "a month", "1.5"]),
+    ],
+)
+def test_whole_number_settings_have_a_default_and_refuse_junk(loader, name, default, bad):
+    assert loader({}) == default
+    assert loader({name: "7"}) == 7
+    for raw in bad:
+        with pytest.raises(SettingsError, match=name):
+            loader({name: raw})
+
+
+def test_the_purge_flag_wins_over_the_retention_variable_and_is_checked_the_same_way():
+    assert load_audit_retention_days({"AUDIT_RETENTION_DAYS": "0"}, "5") == 5
+    with pytest.raises(SettingsError, match="--days"):
+        load_audit_retention_days({}, "-1")
+
+
+def test_the_dev_data_dir_defaults_to_dot_data(tmp_path):
+    assert load_data_dir({}) == Path(".data").resolve()
+    assert load_data_dir({"MIRAGE_DATA_DIR": str(tmp_path)}) == tmp_path.resolve()

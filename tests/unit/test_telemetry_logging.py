@@ -22,6 +22,9 @@ from adapters.telemetry.logging import (
 )
 from domain.values import SecretValue
 
+pytestmark = pytest.mark.unit
+
+
 JWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXBhcnQtaGVyZQ"
 
 
@@ -130,7 +133,7 @@ def test_harmless_text_is_left_alone():
 
 
 def test_registered_secrets_are_masked_as_exact_substrings(capture):
-    logger, lines, stream = capture
+    logger, lines, _stream = capture
     register_secret("correct-horse-battery-staple")
     register_secret(SecretValue("plain-env-value-7"))
     register_secret("abc")  # too short to register: would shred every log line

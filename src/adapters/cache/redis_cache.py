@@ -161,12 +161,13 @@ class RedisSecretCache:
                 self._local.pop(key_id, None)
         epoch = self._epoch
         try:
-            blob = await self._redis.get(self._prefix + key_id)
+            stored = await self._redis.get(self._prefix + key_id)
         except Exception as exc:
             self._log("get", exc)
             return None
-        if blob is None:
+        if not isinstance(stored, bytes):  # None: a miss (the client never decodes responses)
             return None
+        blob = stored
         secret = self._open(path, blob)
         if secret is None:
             return None

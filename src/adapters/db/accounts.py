@@ -23,7 +23,7 @@ class SqlUserAccounts:
     async def set_railway_source(
         self, user_id: str, source: str | None, *, validated_at: datetime | None = None
     ) -> None:
-        values: dict = {"railway_token_source": source, "updated_at": _now()}
+        values: dict[str, object] = {"railway_token_source": source, "updated_at": _now()}
         if validated_at is not None or source is None:
             values["railway_last_validated"] = validated_at
         async with _transaction(self._db) as session:
@@ -57,7 +57,7 @@ class SqlUserAccounts:
                     select(UserModel.railway_token_source, func.count()).group_by(UserModel.railway_token_source)
                 )
             ).all()
-        counts = {source: count for source, count in rows}
+        counts: dict[str | None, int] = {row[0]: row[1] for row in rows}
         return TokenSourceCounts(
             total=sum(counts.values()),
             vault=counts.get("vault", 0),

@@ -40,11 +40,11 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import msgspec
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Table, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,7 +65,6 @@ from domain.audit import (
     ChainHead,
     ChainVerification,
     ChainVerifier,
-    ChainWitness,
     SegmentAnchor,
     StoredAuditEvent,
     WitnessUnavailable,
@@ -75,10 +74,12 @@ from domain.audit import (
     segment_genesis,
     segment_hash,
 )
+from domain.ports import ChainWitness
 
-EVENTS = AuditEventModel.__table__
-SEGMENTS = AuditSegmentModel.__table__
-ANCHOR = AuditAnchorModel.__table__
+# The mapped tables (`__table__` is typed as the wider FromClause).
+EVENTS = cast(Table, AuditEventModel.__table__)
+SEGMENTS = cast(Table, AuditSegmentModel.__table__)
+ANCHOR = cast(Table, AuditAnchorModel.__table__)
 
 VERIFY_CHUNK = 20_000
 _JSON = msgspec.json.Encoder()
@@ -621,7 +622,7 @@ class SqlAuditLog:
         if after is not None:
             statement = statement.where(
                 tuple_(EVENTS.c.occurred_at, EVENTS.c.id)
-                < tuple_(*after, types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type])
+                < tuple_(*(literal(value) for value in after), types=[EVENTS.c.occurred_at.type, EVENTS.c.id.type])
             )
         statement = statement.order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc()).limit(q.limit + 1)
         try:
@@ -818,9 +819,8 @@ def _is_data_error(error: BaseException) -> bool:
 
 
 def _as_utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _to_stored(row: Any) -> StoredAuditEvent:

@@ -16,8 +16,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # metadata, which the migrations are compared against.
 _registry = create_registry()
 
-TOKEN_SOURCES = ("vault", "env")
-
 # JSONB on PostgreSQL, JSON elsewhere (what advanced_alchemy.types.JsonB does, which breaks on
 # SQLAlchemy 2.1 should the pin in pyproject.toml ever be lifted).
 TAGS_TYPE = JSON().with_variant(JSONB(), "postgresql")

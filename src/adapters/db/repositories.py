@@ -6,10 +6,11 @@ import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Executable, Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import Executable, FromClause, TableClause, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -284,7 +285,8 @@ class SqlSecretLifecycleIndex:
 
     async def _claim(self, statement: Any) -> bool:
         async with _transaction(self._db) as session:
-            result = await session.execute(statement)
+            # An UPDATE/DELETE: the result is a CursorResult, which knows how many rows matched.
+            result = cast(CursorResult[Any], await session.execute(statement))
         return bool(result.rowcount)
 
 
@@ -311,12 +313,13 @@ async def _transaction(database: Database) -> AsyncIterator[AsyncSession]:
         raise StorageUnavailable() from error
 
 
-def _dialect_insert(database: Database, table: Table) -> Any:
+def _dialect_insert(database: Database, table: FromClause) -> Any:
     """INSERT with ON CONFLICT support; both dialects spell it the same way."""
+    target = cast(TableClause, table)  # a mapped model's `__table__` is typed as the wider FromClause
     if database.dialect == "postgresql":
-        return postgresql.insert(table)
+        return postgresql.insert(target)
     if database.dialect == "sqlite":
-        return sqlite.insert(table)
+        return sqlite.insert(target)
     raise NotImplementedError(f"no upsert for the {database.dialect} dialect")
 
 

@@ -32,9 +32,11 @@ def ensure_dev_keypair(directory: Path) -> tuple[Path, Path]:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
     if not public_path.exists():  # derived from the private key, so a lost one is simply rebuilt
-        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
         public_path.write_bytes(
-            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            loaded.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
     return private_path, public_path
 

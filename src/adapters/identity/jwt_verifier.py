@@ -62,7 +62,11 @@ class JwtVerifier:
 
     def _decode(self, token: str) -> dict:
         try:
-            key = self._static_key if self._jwks is None else self._jwks.get_signing_key_from_jwt(token).key
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            else:
+                assert self._static_key is not None  # __init__ requires one of the two
+                key = self._static_key
             return jwt.decode(
                 token,
                 key=key,

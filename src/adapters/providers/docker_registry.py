@@ -17,23 +17,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from adapters.providers.http import USER_AGENT, raise_if_unavailable, send
 from domain.providers import (
+    DOCKER_HUB,
     DOCKER_HUB_API,
     DOCKER_REGISTRY,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderUnavailable,
     RegistryLoginResult,
     normalize_registry,
-    parse_retry_after,
 )
 from domain.values import SecretValue
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "mirage-secrets"
-CLIENT_ID = "mirage-secrets"
-DEFAULT_RETRY_AFTER = 60
+CLIENT_ID = USER_AGENT
 
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
@@ -41,7 +37,7 @@ _CHALLENGE_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([
 def registry_base_url(registry: str, insecure_registries: frozenset[str] = frozenset()) -> str:
     """`https://host[:port]` (http for hosts in `insecure_registries`); Docker Hub → registry-1."""
     host = normalize_registry(registry)
-    if host == "docker.io":
+    if host == DOCKER_HUB:
         return f"https://{DOCKER_HUB_API}"
     scheme = "http" if host in insecure_registries else "https"
     return f"{scheme}://{host}"
@@ -59,7 +55,7 @@ def parse_www_authenticate(header: str) -> tuple[str, dict[str, str]]:
 
 
 class DockerRegistryLoginTester:
-    """Implements `domain.providers.RegistryLoginTester`."""
+    """Implements `domain.ports.RegistryLoginTester`."""
 
     def __init__(self, http: httpx.AsyncClient, insecure_registries: frozenset[str] = frozenset()) -> None:
         self._http = http
@@ -179,30 +175,18 @@ class DockerRegistryLoginTester:
         headers: dict[str, str] | None = None,
         follow_redirects: bool = False,
     ) -> httpx.Response:
-        merged = {"User-Agent": USER_AGENT, **(headers or {})}
-        try:
-            response = await self._http.get(
-                url, params=params, auth=auth, headers=merged, follow_redirects=follow_redirects
-            )
-        except UnicodeEncodeError:
-            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
-            raise ProviderRejected(
-                DOCKER_REGISTRY, "the credential holds characters HTTP headers cannot carry"
-            ) from None
-        except httpx.TimeoutException:
-            raise ProviderUnavailable(DOCKER_REGISTRY, reason=f"{host} timed out") from None
-        except httpx.HTTPError as exc:
-            # `from None`: the httpx error's request would carry the auth header along.
-            raise ProviderUnavailable(DOCKER_REGISTRY, reason=f"{host} is unreachable ({type(exc).__name__})") from None
-        if response.status_code == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise ProviderRateLimited(DOCKER_REGISTRY, retry_after if retry_after is not None else DEFAULT_RETRY_AFTER)
-        if response.status_code >= 500:
-            raise ProviderUnavailable(
-                DOCKER_REGISTRY,
-                parse_retry_after(response.headers.get("Retry-After")),
-                reason=f"{host} answered HTTP {response.status_code}",
-            )
+        response = await send(
+            self._http,
+            DOCKER_REGISTRY,
+            "GET",
+            url,
+            host=host,
+            params=params,
+            auth=auth,
+            headers=headers,
+            follow_redirects=follow_redirects,
+        )
+        raise_if_unavailable(DOCKER_REGISTRY, response, host=host)
         return response
 
     @staticmethod

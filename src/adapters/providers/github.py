@@ -3,51 +3,38 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from domain.providers import (
-    GITHUB,
-    GitHubTokenInfo,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderUnavailable,
-    github_token_type,
-    last_page,
-    parse_github_token_expiration,
-    parse_oauth_scopes,
-    parse_retry_after,
-)
+from adapters.providers.http import DEFAULT_RETRY_AFTER, parse_retry_after, raise_if_unavailable, scrub, send
+from domain.providers import GITHUB, GitHubTokenInfo, ProviderRejected, ProviderUnavailable, github_token_type
 from domain.values import SecretValue
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-USER_AGENT = "mirage-secrets"
-DEFAULT_RETRY_AFTER = 60
-_MAX_MESSAGE = 300
 
 
 class GitHubTokenValidatorHttp:
-    """Implements `domain.providers.GitHubTokenValidator` with `GET {api_url}/user`."""
+    """Implements `domain.ports.GitHubTokenValidator` with `GET {api_url}/user`."""
 
     def __init__(
         self,
         api_url: str,
         http: httpx.AsyncClient,
         *,
-        user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = api_url.rstrip("/") + "/user"
         self._repos_url = api_url.rstrip("/") + "/user/repos"
         self._http = http
-        self._user_agent = user_agent
         self._clock = clock
 
     async def validate(self, token: SecretValue) -> GitHubTokenInfo:
@@ -57,30 +44,15 @@ class GitHubTokenValidatorHttp:
             "Authorization": f"Bearer {token.reveal()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": self._user_agent,
         }
-        try:
-            response = await self._http.get(self._url, headers=headers)
-        except UnicodeEncodeError:
-            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
-            raise ProviderRejected(GITHUB, "the credential holds characters HTTP headers cannot carry") from None
-        except httpx.TimeoutException:
-            raise ProviderUnavailable(GITHUB, reason="timed out") from None
-        except httpx.HTTPError as exc:
-            # `from None`: the httpx error's request would carry the auth header along.
-            raise ProviderUnavailable(GITHUB, reason=f"unreachable ({type(exc).__name__})") from None
-
+        response = await send(self._http, GITHUB, "GET", self._url, headers=headers)
         status = response.status_code
         if status == 200:
             info = self._info(response, token)
             return replace(info, repository_count=await self._repository_count(headers, info))
-        if status in (403, 429) and self._rate_limited(response):
-            raise ProviderRateLimited(GITHUB, self._retry_after(response))
-        if status >= 500:
-            raise ProviderUnavailable(
-                GITHUB, parse_retry_after(response.headers.get("Retry-After")), reason=f"HTTP {status}"
-            )
-        message = _scrub(_message(response) or f"HTTP {status}", token)
+        limited = status in (403, 429) and self._rate_limited(response)
+        raise_if_unavailable(GITHUB, response, rate_limited=limited, retry_after=self._retry_after(response))
+        message = scrub(_message(response) or f"HTTP {status}", token)
         log.info("github token rejected", extra={"github_status": status})
         raise ProviderRejected(GITHUB, f"GitHub answered: {message}")
 
@@ -116,8 +88,8 @@ class GitHubTokenValidatorHttp:
         said (owned repositories) when the listing can't be had."""
         fallback = info.public_repos + info.total_private_repos if info.total_private_repos is not None else None
         try:
-            response = await self._http.get(self._repos_url, params={"per_page": "1"}, headers=headers)
-        except httpx.HTTPError:
+            response = await send(self._http, GITHUB, "GET", self._repos_url, params={"per_page": "1"}, headers=headers)
+        except ProviderUnavailable:
             return fallback
         if response.status_code != 200:
             return fallback
@@ -159,12 +131,40 @@ def _message(response: httpx.Response) -> str | None:
     return None
 
 
-def _scrub(message: str, token: SecretValue) -> str:
-    plain = token.reveal()
-    if plain:
-        message = message.replace(plain, "********")
-    return message[:_MAX_MESSAGE]
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# GitHub's own headers, parsed where the call is made.
+
+
+def parse_github_token_expiration(header: str) -> datetime:
+    """Parse `GitHub-Authentication-Token-Expiration`, in UTC.
+
+    GitHub has sent both `2026-09-03 02:34:04 UTC` and `2026-09-03 02:34:04 +0200`.
+    Raises ValueError for anything else.
+    """
+    text = header.strip()
+    if text.upper().endswith(" UTC"):
+        parsed = datetime.strptime(text[:-4].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    else:
+        parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+    return parsed.astimezone(UTC)
+
+
+def parse_oauth_scopes(header: str | None) -> tuple[str, ...]:
+    """`X-OAuth-Scopes: repo, read:org` → ("repo", "read:org"); absent or empty → ()."""
+    if not header:
+        return ()
+    return tuple(scope.strip() for scope in header.split(",") if scope.strip())
+
+
+_LAST_PAGE = re.compile(r'<[^>]*[?&]page=([0-9]+)[^>]*>;\s*rel="last"')
+
+
+def last_page(link_header: str | None) -> int | None:
+    """The `page` of the `rel="last"` entry of an RFC 8288 `Link` header (GitHub's pagination)."""
+    if not link_header:
+        return None
+    match = _LAST_PAGE.search(link_header)
+    return int(match.group(1)) if match else None

@@ -14,25 +14,20 @@ from typing import Any
 
 import httpx
 
+from adapters.providers.http import raise_if_unavailable, scrub, send
 from domain.providers import (
     RAILWAY,
     RAILWAY_PERMISSIONS,
-    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
     RailwayTokenInfo,
     RailwayTokenKind,
-    parse_retry_after,
 )
 from domain.values import SecretValue
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RAILWAY_API_URL = "https://backboard.railway.com/graphql/v2"
-USER_AGENT = "mirage-secrets"
-# Used when a 429 carries no usable Retry-After.
-DEFAULT_RETRY_AFTER = 60
-_MAX_MESSAGE = 300
 
 ME_QUERY = "query { me { id name email } }"
 PROJECTS_QUERY = "query { projects { edges { node { id name } } } }"
@@ -54,7 +49,7 @@ class _GraphQLRefused(Exception):
 
 
 class RailwayGraphQLClient:
-    """Railway's GraphQL API bound to one token. Implements `domain.providers.RailwayApi`.
+    """Railway's GraphQL API bound to one token. Implements `domain.ports.RailwayApi`.
 
     `kind` says how the token is sent: account and workspace tokens as `Authorization: Bearer`,
     project tokens as `Project-Access-Token`. `validate()` finds the kind out.
@@ -186,7 +181,7 @@ class RailwayGraphQLClient:
             raise ProviderRejected(RAILWAY, f"Railway answered: {refusal.message}") from None
 
     async def _execute(self, query: str, *, as_project: bool, variables: Mapping[str, Any] | None = None) -> Any:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        headers = {"Accept": "application/json"}
         if as_project:
             headers["Project-Access-Token"] = self._token.reveal()
         else:
@@ -194,25 +189,9 @@ class RailwayGraphQLClient:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = dict(variables)
-        try:
-            response = await self._http.post(self._endpoint, json=body, headers=headers)
-        except UnicodeEncodeError:
-            # httpx encodes headers as ASCII: a credential outside it was never sent anywhere.
-            raise ProviderRejected(RAILWAY, "the credential holds characters HTTP headers cannot carry") from None
-        except httpx.TimeoutException:
-            raise ProviderUnavailable(RAILWAY, reason="timed out") from None
-        except httpx.HTTPError as exc:
-            # `from None`: the httpx error's request would carry the auth header along.
-            raise ProviderUnavailable(RAILWAY, reason=f"unreachable ({type(exc).__name__})") from None
-
+        response = await send(self._http, RAILWAY, "POST", self._endpoint, json=body, headers=headers)
         status = response.status_code
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise ProviderRateLimited(RAILWAY, retry_after if retry_after is not None else DEFAULT_RETRY_AFTER)
-        if status >= 500:
-            raise ProviderUnavailable(
-                RAILWAY, parse_retry_after(response.headers.get("Retry-After")), reason=f"HTTP {status}"
-            )
+        raise_if_unavailable(RAILWAY, response)
         try:
             payload = response.json()
         except ValueError:
@@ -229,15 +208,11 @@ class RailwayGraphQLClient:
         return payload["data"]
 
     def _scrub(self, message: str) -> str:
-        # What Railway says goes into an error the user sees; never let it echo the token back.
-        plain = self._token.reveal()
-        if plain:
-            message = message.replace(plain, "********")
-        return message[:_MAX_MESSAGE]
+        return scrub(message, self._token)
 
 
 class RailwayGraphQLTokenValidator:
-    """Implements `domain.providers.RailwayTokenValidator` with one shared httpx client."""
+    """Implements `domain.ports.RailwayTokenValidator` with one shared httpx client."""
 
     def __init__(self, endpoint: str, http: httpx.AsyncClient) -> None:
         self._endpoint = endpoint

@@ -293,7 +293,8 @@ class _TextFormatter(logging.Formatter):
         try:
             return super().format(record)
         finally:
-            del record.trace_suffix, record.request_suffix
+            delattr(record, "trace_suffix")
+            delattr(record, "request_suffix")
 
 
 def _request_id(record: logging.LogRecord) -> str | None:
@@ -406,9 +407,9 @@ def configure_logging(
         server_logger = logging.getLogger(name)
         for existing in list(server_logger.handlers):
             server_logger.removeHandler(existing)
-        for existing in list(server_logger.filters):
-            if isinstance(existing, AccessLogSampler):
-                server_logger.removeFilter(existing)
+        for existing_filter in list(server_logger.filters):
+            if isinstance(existing_filter, AccessLogSampler):
+                server_logger.removeFilter(existing_filter)
         server_logger.propagate = True
     if access_sample < 1:
         sampler = AccessLogSampler(access_sample)  # one count across both servers' loggers

@@ -32,7 +32,7 @@ With ``uvicorn --workers N`` every worker has its own memory, so a scrape would 
 worker that answered. Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory in the
 environment *before the server starts* (from the shell/unit file, not from Python: prometheus_client
 reads it at import time in every worker) and wipe it at each start. Each worker then writes its
-samples to files there and ``/metrics`` (built with `metrics_handler`, which checks the variable)
+samples to files there and ``/metrics`` (built with `metrics_handler`, given the directory by the settings)
 aggregates them with `MultiProcessCollector`. Gauges declare how to aggregate: breaker state and
 seal state take the worst value among live workers (``livemax``), reachability the lowest
 (``livemin``). Uvicorn has no ``child_exit`` hook: a dead worker's ``live*`` gauge files stay until
@@ -44,7 +44,6 @@ Vault call and on every scrape rather than a callback collector.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -370,18 +369,17 @@ def metrics_registry(multiprocess_dir: str | None) -> CollectorRegistry:
 
 
 def metrics_handler(
-    *, path: str = "/metrics", multiprocess_dir: str | bool | None = True, opt: dict[str, Any] | None = None
+    *, path: str = "/metrics", multiprocess_dir: str | None = None, opt: dict[str, Any] | None = None
 ) -> HTTPRouteHandler:
     """A fresh ``GET /metrics`` route handler (one per app) exporting the default registry, or the
     aggregate of every worker's files when multiprocess mode is on.
 
-    `multiprocess_dir`: a directory, None (single process), or True (the default) to use
-    ``PROMETHEUS_MULTIPROC_DIR`` as read now, when the entrypoint builds the app.
+    `multiprocess_dir`: the directory every worker writes its samples to (the entrypoint's
+    ``PROMETHEUS_MULTIPROC_DIR`` setting), or None for a single process.
     `opt` is passed to the route (e.g. ``{"exclude_from_auth": True}``).
     Content negotiation follows the scraper's ``Accept`` header (Prometheus text or OpenMetrics).
     """
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") if multiprocess_dir is True else multiprocess_dir
-    directory = directory or None
+    directory = multiprocess_dir or None
 
     @get(path, include_in_schema=False, sync_to_thread=False, opt=opt or {}, name=f"metrics:{path}")
     def metrics_endpoint(request: Request) -> Response[bytes]:

@@ -1,6 +1,6 @@
 """OpenTelemetry: the tracer provider, the Litestar request plugin, and traced port decorators.
 
-Exporter selection (`configure_tracing`, the only place that reads the ``OTEL_*`` environment):
+Exporter selection (`configure_tracing`, from the ``OTEL_*`` variables the entrypoint's settings hand it):
 
 - ``OTEL_SDK_DISABLED=true``                   -> no provider (None)
 - ``OTEL_TRACES_EXPORTER``                     -> comma list of ``otlp`` | ``console`` | ``none``
@@ -27,7 +27,7 @@ Here:
   the instrumentation's own OTel metrics go to a no-op meter (Prometheus is the metrics path).
 
 Ports (`TracedSecretVault`, `TracedSecretCache`, `TracedSecretIndex`, `TracedVaultSessions`,
-`TimedAuditLog`, and `traced_port` for anything else): one span per call named
+`TimedAuditLog`, each typed against its port in `domain.ports`): one span per call named
 ``{port}.{operation}`` (``vault.read``, ``cache.get``, ``index.list`` ...) and the matching
 Prometheus samples. Span attributes are derived, never copied from arguments:
 
@@ -51,7 +51,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.utils.path import normalize_path
@@ -64,11 +65,22 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from adapters.telemetry.metrics import bound, get_metrics, observe_vault_health, refresh_circuit_breakers
+from domain.audit import AuditEvent, AuditPage, AuditQuery, ChainHead, ChainVerification, StoredAuditEvent
 from domain.errors import SecretNotFound, VersionConflict, VersionGone, VersionNotFound
+from domain.ports import (
+    AuditLog,
+    CachedSecret,
+    SecretCache,
+    SecretIndex,
+    SecretVault,
+    VaultHealth,
+    VaultSessions,
+)
+from domain.secrets import SecretRecord, VaultEntry, VaultMetadata
+from domain.values import Principal, SecretValue
 
 __all__ = [
     "TimedAuditLog",
-    "TracedPort",
     "TracedSecretCache",
     "TracedSecretIndex",
     "TracedSecretVault",
@@ -77,12 +89,17 @@ __all__ = [
     "key_type_of_key",
     "key_type_of_path",
     "opentelemetry_plugin",
-    "traced_port",
 ]
 
 log = logging.getLogger("mirage.telemetry")
 
 T = TypeVar("T")
+PortT = TypeVar("PortT")
+VaultT = TypeVar("VaultT", bound=SecretVault)
+SessionsT = TypeVar("SessionsT", bound=VaultSessions)
+CacheT = TypeVar("CacheT", bound=SecretCache)
+IndexT = TypeVar("IndexT", bound=SecretIndex)
+AuditLogT = TypeVar("AuditLogT", bound=AuditLog)
 
 TRACER_NAME = "mirage.secrets"
 KEY_TYPES = frozenset({"railway", "github", "docker", "env_vars", "custom"})
@@ -108,25 +125,22 @@ def tracing_configured() -> bool:
 def configure_tracing(
     service_name: str = "mirage-secrets",
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     set_global: bool = True,
 ) -> TracerProvider | None:
     """Build (and by default install globally) a tracer provider from the standard ``OTEL_*``
     variables; None when tracing is off. The caller shuts the provider down at exit
     (``provider.shutdown()`` flushes the batch processor).
 
-    `env` defaults to ``os.environ`` (read here, when the entrypoint calls this, never at import).
+    `env` holds the ``OTEL_*`` variables, read by the entrypoint's settings (never here, never at import).
     The global provider can only be set once per process; later calls return their provider
     without installing it (OpenTelemetry logs a warning).
     """
-    import os
-
-    environ = os.environ if env is None else env
-    if _flag(environ.get("OTEL_SDK_DISABLED")):
+    if _flag(env.get("OTEL_SDK_DISABLED")):
         return None
-    raw = environ.get("OTEL_TRACES_EXPORTER")
+    raw = env.get("OTEL_TRACES_EXPORTER")
     if raw is None or not raw.strip():
-        has_endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        has_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         names = ["otlp"] if has_endpoint else ["none"]
     else:
         names = [part.strip().lower() for part in raw.split(",") if part.strip()]
@@ -135,10 +149,10 @@ def configure_tracing(
         if name == "none":
             continue
         if name == "console":
-            exporters.append(ConsoleSpanExporter(service_name=environ.get("OTEL_SERVICE_NAME") or service_name))
+            exporters.append(ConsoleSpanExporter(service_name=env.get("OTEL_SERVICE_NAME") or service_name))
         elif name == "otlp":
             protocol = (
-                environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
+                env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or ""
             ).lower()
             if protocol and protocol != "http/protobuf":
                 log.warning("OTLP protocol %r is not installed; exporting over http/protobuf", protocol)
@@ -149,7 +163,7 @@ def configure_tracing(
             log.warning("unknown OTEL_TRACES_EXPORTER %r ignored", name)
     if not exporters:
         return None
-    resource = Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME") or service_name})
+    resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service_name})
     provider = TracerProvider(resource=resource)
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -219,7 +233,7 @@ def opentelemetry_plugin(
     config = OpenTelemetryConfig(
         tracer_provider=tracer_provider,
         meter_provider=NoOpMeterProvider(),
-        scope_span_details_extractor=_span_details,  # type: ignore[arg-type]
+        scope_span_details_extractor=_span_details,
         server_request_hook_handler=_scrub_request_span,
         exclude=[f"^{path}$" for path in exclude],
         exclude_spans=["receive", "send"],
@@ -331,19 +345,16 @@ class _CacheObserver(_PortObserver):
             bound(get_metrics().cache_requests_total, "hit" if hit else "miss").inc()
 
 
-class _Forwarding:
-    """Everything not traced (close(), client, state, breaker, stats ...) goes to the inner adapter."""
+class _Decorator(Generic[PortT]):
+    """Holds the port implementation it decorates; `inner` is that implementation, typed as given
+    (what is not part of the port, such as `close()`, is reached through it explicitly)."""
 
-    _inner: Any
+    def __init__(self, inner: PortT) -> None:
+        self._inner = inner
 
     @property
-    def inner(self) -> Any:
+    def inner(self) -> PortT:
         return self._inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_inner":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
 
 
 def _set_version(span: trace.Span, result: Any) -> None:
@@ -352,15 +363,15 @@ def _set_version(span: trace.Span, result: Any) -> None:
         span.set_attribute("mirage.secret.version", version)
 
 
-class TracedSecretVault(_Forwarding):
+class TracedSecretVault(_Decorator[VaultT]):
     """`domain.ports.SecretVault` decorator: spans ``vault.*``, ``vault_call_seconds``,
     ``vault_errors_total``; `health()` also feeds ``vault_sealed``/``vault_reachable``."""
 
-    def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: VaultT, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__(inner)
         self._observe = _VaultObserver("vault", tracer_provider, SpanKind.CLIENT)
 
-    async def read(self, path: str, version: int | None = None) -> Any:
+    async def read(self, path: str, version: int | None = None) -> VaultEntry:
         attributes: dict[str, Any] = {"mirage.key_type": key_type_of_path(path)}
         if version is not None:
             attributes["mirage.secret.version_requested"] = int(version)
@@ -368,11 +379,11 @@ class TracedSecretVault(_Forwarding):
             "read", lambda: self._inner.read(path, version), attributes=attributes, on_result=_set_version
         )
 
-    async def read_metadata(self, path: str) -> Any:
-        def found(span: trace.Span, result: Any) -> None:
+    async def read_metadata(self, path: str) -> VaultMetadata | None:
+        def found(span: trace.Span, result: VaultMetadata | None) -> None:
             span.set_attribute("mirage.found", result is not None)
             if result is not None:
-                span.set_attribute("mirage.secret.current_version", int(getattr(result, "current_version", 0)))
+                span.set_attribute("mirage.secret.current_version", result.current_version)
 
         return await self._observe.call(
             "read_metadata",
@@ -381,7 +392,7 @@ class TracedSecretVault(_Forwarding):
             on_result=found,
         )
 
-    async def write(self, path: str, data: Mapping[str, Any], *, cas: int) -> Any:
+    async def write(self, path: str, data: Mapping[str, SecretValue], *, cas: int) -> VaultEntry:
         return await self._observe.call(
             "write",
             lambda: self._inner.write(path, data, cas=cas),
@@ -417,50 +428,50 @@ class TracedSecretVault(_Forwarding):
             "destroy", lambda: self._inner.destroy(path), attributes={"mirage.key_type": key_type_of_path(path)}
         )
 
-    async def health(self) -> Any:
-        def seen(span: trace.Span, health: Any) -> None:
-            span.set_attribute("mirage.vault.reachable", bool(getattr(health, "reachable", False)))
-            span.set_attribute("mirage.vault.sealed", bool(getattr(health, "sealed", True)))
+    async def health(self) -> VaultHealth:
+        def seen(span: trace.Span, health: VaultHealth) -> None:
+            span.set_attribute("mirage.vault.reachable", health.reachable)
+            span.set_attribute("mirage.vault.sealed", health.sealed)
             observe_vault_health(health)
 
         return await self._observe.call("health", self._inner.health, on_result=seen)
 
 
-class TracedVaultSessions(_Forwarding):
+class TracedVaultSessions(_Decorator[SessionsT]):
     """`domain.ports.VaultSessions` decorator: every vault handed out is a `TracedSecretVault`.
     The session lookup itself (which may log in to Vault) is a ``vault.session`` span."""
 
-    def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: SessionsT, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__(inner)
         self._provider = tracer_provider
         self._observe = _VaultObserver("vault", tracer_provider, SpanKind.CLIENT)
 
-    async def for_principal(self, principal: Any) -> TracedSecretVault:
+    async def for_principal(self, principal: Principal) -> SecretVault:
         vault = await self._observe.call("session", lambda: self._inner.for_principal(principal))
         if isinstance(vault, TracedSecretVault):
             return vault
         return TracedSecretVault(vault, tracer_provider=self._provider)
 
 
-class TracedSecretCache(_Forwarding):
+class TracedSecretCache(_Decorator[CacheT]):
     """`domain.ports.SecretCache` decorator: spans ``cache.*`` with ``mirage.cache.hit`` on gets,
     ``cache_requests_total{result}`` and ``port_call_seconds{port="cache"}``."""
 
-    def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: CacheT, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__(inner)
         self._observe = _CacheObserver("cache", tracer_provider, SpanKind.CLIENT)
 
-    async def get(self, path: str) -> Any:
-        def hit(span: trace.Span, result: Any) -> None:
+    async def get(self, path: str) -> CachedSecret | None:
+        def hit(span: trace.Span, result: CachedSecret | None) -> None:
             span.set_attribute("mirage.cache.hit", result is not None)
             if result is not None:
-                span.set_attribute("mirage.secret.version", int(getattr(result, "current_version", 0)))
+                span.set_attribute("mirage.secret.version", result.current_version)
 
         return await self._observe.call(
             "get", lambda: self._inner.get(path), attributes={"mirage.key_type": key_type_of_path(path)}, on_result=hit
         )
 
-    async def put(self, path: str, secret: Any) -> None:
+    async def put(self, path: str, secret: CachedSecret) -> None:
         return await self._observe.call(
             "put", lambda: self._inner.put(path, secret), attributes={"mirage.key_type": key_type_of_path(path)}
         )
@@ -471,21 +482,19 @@ class TracedSecretCache(_Forwarding):
         )
 
 
-class TracedSecretIndex(_Forwarding):
+class TracedSecretIndex(_Decorator[IndexT]):
     """`domain.ports.SecretIndex` decorator: spans ``index.*``, ``port_call_seconds{port="index"}``."""
 
-    def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: IndexT, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__(inner)
         self._observe = _PortObserver("index", tracer_provider, SpanKind.CLIENT)
 
-    async def upsert(self, record: Any) -> None:
+    async def upsert(self, record: SecretRecord) -> None:
         return await self._observe.call(
-            "upsert",
-            lambda: self._inner.upsert(record),
-            attributes={"mirage.key_type": key_type_of_key(str(getattr(record, "key", "")))},
+            "upsert", lambda: self._inner.upsert(record), attributes={"mirage.key_type": key_type_of_key(record.key)}
         )
 
-    async def get(self, user_id: str, key: str) -> Any:
+    async def get(self, user_id: str, key: str) -> SecretRecord | None:
         return await self._observe.call(
             "get",
             lambda: self._inner.get(user_id, key),
@@ -495,7 +504,7 @@ class TracedSecretIndex(_Forwarding):
 
     async def list(
         self, user_id: str, *, secret_type: str | None = None, tags: Sequence[str] = (), query: str | None = None
-    ) -> Any:
+    ) -> list[SecretRecord]:
         return await self._observe.call(
             "list",
             lambda: self._inner.list(user_id, secret_type=secret_type, tags=tags, query=query),
@@ -507,14 +516,14 @@ class TracedSecretIndex(_Forwarding):
             on_result=lambda span, result: span.set_attribute("mirage.result_count", len(result)),
         )
 
-    async def mark_deleted(self, user_id: str, key: str, at: Any) -> None:
+    async def mark_deleted(self, user_id: str, key: str, at: datetime) -> None:
         return await self._observe.call(
             "mark_deleted",
             lambda: self._inner.mark_deleted(user_id, key, at),
             attributes={"mirage.key_type": key_type_of_key(key)},
         )
 
-    async def record_access(self, user_id: str, key: str, at: Any) -> None:
+    async def record_access(self, user_id: str, key: str, at: datetime) -> None:
         return await self._observe.call(
             "record_access",
             lambda: self._inner.record_access(user_id, key, at),
@@ -531,51 +540,26 @@ class _AuditObserver(_PortObserver):
             bound(get_metrics().audit_append_seconds, outcome).observe(seconds)
 
 
-class TimedAuditLog(_Forwarding):
-    """`domain.audit.AuditLog` decorator: ``audit_append_seconds{outcome}`` and an ``audit.append``
+class TimedAuditLog(_Decorator[AuditLogT]):
+    """`domain.ports.AuditLog` decorator: ``audit_append_seconds{outcome}`` and an ``audit.append``
     span (attribute: the action, e.g. ``read``); the other methods get ``audit.*`` spans."""
 
-    def __init__(self, inner: Any, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: AuditLogT, *, tracer_provider: trace.TracerProvider | None = None) -> None:
+        super().__init__(inner)
         self._observe = _AuditObserver("audit", tracer_provider, SpanKind.CLIENT)
 
-    async def append(self, event: Any) -> Any:
-        action = getattr(event, "action", None)
-        attributes = {"mirage.audit.action": str(getattr(action, "value", action))} if action is not None else {}
+    async def append(self, event: AuditEvent) -> StoredAuditEvent:
+        attributes = {"mirage.audit.action": event.action.value}
         return await self._observe.call("append", lambda: self._inner.append(event), attributes=attributes)
 
-    async def query(self, q: Any) -> Any:
+    async def query(self, q: AuditQuery) -> AuditPage:
         return await self._observe.call("query", lambda: self._inner.query(q))
 
-    async def verify(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._observe.call("verify", lambda: self._inner.verify(*args, **kwargs))
+    async def verify(self, witnessed: dict[int, ChainHead] | None = None) -> ChainVerification:
+        return await self._observe.call("verify", lambda: self._inner.verify(witnessed))
 
-    async def purge_older_than(self, cutoff: Any) -> Any:
+    async def purge_older_than(self, cutoff: datetime) -> int:
         return await self._observe.call("purge_older_than", lambda: self._inner.purge_older_than(cutoff))
 
-    async def last_access(self, subject_user_id: str, keys: Sequence[str]) -> Any:
+    async def last_access(self, subject_user_id: str, keys: Sequence[str]) -> dict[str, datetime]:
         return await self._observe.call("last_access", lambda: self._inner.last_access(subject_user_id, keys))
-
-
-class TracedPort(_Forwarding):
-    """Generic decorator for any port: every public coroutine method becomes a ``{port}.{name}``
-    span plus ``port_call_seconds{port,operation,outcome}``; no argument is recorded."""
-
-    def __init__(self, inner: Any, port: str, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._inner = inner
-        self._observe = _PortObserver(port, tracer_provider, SpanKind.CLIENT)
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = super().__getattr__(name)
-        if name.startswith("_") or not asyncio.iscoroutinefunction(attribute):
-            return attribute
-
-        async def traced(*args: Any, **kwargs: Any) -> Any:
-            return await self._observe.call(name, lambda: attribute(*args, **kwargs))
-
-        traced.__name__ = name
-        return traced
-
-
-def traced_port(inner: Any, port: str, *, tracer_provider: trace.TracerProvider | None = None) -> TracedPort:
-    return TracedPort(inner, port, tracer_provider=tracer_provider)

@@ -161,7 +161,7 @@ class FailoverSession(requests.Session):
         self.mount("http://", pooled)
         self.mount("https://", pooled)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         method = method if isinstance(method, str) else method.decode()
         url = url if isinstance(url, str) else url.decode()
         split = self.pool.split(url)

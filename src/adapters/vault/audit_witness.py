@@ -26,7 +26,7 @@ _HEADS = msgspec.json.Decoder(dict[str, tuple[int, str]])
 
 
 class VaultChainWitness:
-    """`domain.audit.ChainWitness` on the service's own Vault identity."""
+    """`domain.ports.ChainWitness` on the service's own Vault identity."""
 
     def __init__(self, vault: SecretVault, path: str = WITNESS_PATH) -> None:
         self._vault = vault

@@ -16,7 +16,9 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
-MAX_VERSIONS = 10
+from domain.secrets import VERSIONS_KEPT
+
+MAX_VERSIONS = VERSIONS_KEPT
 
 
 class BootstrapError(RuntimeError):
@@ -98,7 +100,9 @@ def bootstrap_vault(client: hvac.Client, mount: str, *, jwt: JwtAuthSetup | None
 
 
 def _bootstrap(client: hvac.Client, mount: str, jwt: JwtAuthSetup | None, user_auth: str) -> list[str]:
-    done = [f"KV v2 mount '{mount}/' {_ensure_kv_mount(client, mount, 15.0)}: max_versions=10, cas_required=true"]
+    done = [
+        f"KV v2 mount '{mount}/' {_ensure_kv_mount(client, mount, 15.0)}: max_versions={MAX_VERSIONS}, cas_required=true"
+    ]
     for name in ("mirage-service", "mirage-backend", "backup-policy"):
         client.sys.create_or_update_policy(name, render_policy(name, mount=mount))
     done.append("policies mirage-service, mirage-backend, backup-policy written")

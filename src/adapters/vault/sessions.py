@@ -135,16 +135,15 @@ class JwtVaultSessions:
         )
 
     async def _login(self, principal: Principal) -> _Session:
-        if principal.credential is None:
+        credential = principal.credential
+        if credential is None:
             raise NotAuthenticated("per-user Vault access needs the caller's bearer token")
         if self._login_client is None:
             self._login_client = self._user_vault(None)
         role = ADMIN_ROLE if principal.is_admin else USER_ROLE
         started = self._clock()
         # Vault checks the bearer token itself; a "no" is VaultRefused, an outage VaultUnavailable.
-        token, lease = await self._login_client.jwt_login(
-            auth_path=self._auth_path, role=role, jwt=principal.credential.reveal()
-        )
+        token, lease = await self._login_client.jwt_login(auth_path=self._auth_path, role=role, jwt=credential.reveal())
         self.stats.logins += 1
         self.stats.login_seconds += self._clock() - started
         lease = lease or 60.0

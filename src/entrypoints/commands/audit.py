@@ -17,7 +17,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from entrypoints.settings import SettingsError, load_database_settings, load_vault_settings
+from entrypoints.settings import (
+    SettingsError,
+    load_audit_retention_days,
+    load_database_settings,
+    load_vault_settings,
+    vault_configured,
+)
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*d\s*$")
@@ -52,18 +58,7 @@ def register(subcommands: Any) -> None:
 
 
 def _retention_days(raw: str | None) -> int:
-    from services.audit_service import DEFAULT_RETENTION_DAYS
-
-    raw = raw if raw is not None else os.environ.get("AUDIT_RETENTION_DAYS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise SettingsError(f"retention days must be a whole number, got {raw!r}") from None
-    if days < 0:
-        raise SettingsError("retention days can't be negative")
-    return days
+    return load_audit_retention_days(os.environ, raw)
 
 
 def _duration_days(raw: str | None) -> int:
@@ -122,7 +117,7 @@ async def _witnessed_heads() -> dict[int, Any]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     url = load_database_settings(os.environ).url
-    use_witness = not args.no_witness and bool(os.environ.get("VAULT_ADDR"))
+    use_witness = not args.no_witness and vault_configured(os.environ)
 
     async def verify() -> Any:
         witnessed = await _witnessed_heads() if use_witness else None

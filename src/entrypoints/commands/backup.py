@@ -19,10 +19,10 @@ import msgspec
 
 from entrypoints.commands.shares import read_shares
 from entrypoints.settings import (
-    DEFAULT_MOUNT,
     BackupSettings,
     SettingsError,
     load_backup_settings,
+    load_operator_settings,
     load_vault_addresses,
 )
 
@@ -30,7 +30,7 @@ log = logging.getLogger("mirage.backup")
 
 
 def _mount() -> str:
-    return (os.environ.get("VAULT_MOUNT") or DEFAULT_MOUNT).strip("/")
+    return load_operator_settings(os.environ).mount
 
 
 def _active_addr() -> str:
@@ -60,12 +60,11 @@ def _service_login():
     """The service's own identity (VAULT_TOKEN or AppRole): it is in the snapshot and may read values."""
 
     def login(ops) -> str:
-        token = os.environ.get("VAULT_TOKEN")
-        if token:
-            return token
-        role_id, secret_id = os.environ.get("VAULT_ROLE_ID"), os.environ.get("VAULT_SECRET_ID")
-        if role_id and secret_id:
-            return ops.approle_login(role_id, secret_id, mount=os.environ.get("VAULT_APPROLE_MOUNT") or "approle")
+        operator = load_operator_settings(os.environ)
+        if operator.token:
+            return operator.token
+        if operator.role_id and operator.secret_id:
+            return ops.approle_login(operator.role_id, operator.secret_id, mount=operator.approle_mount)
         raise SettingsError("VAULT_TOKEN (or VAULT_ROLE_ID/VAULT_SECRET_ID) is required to read the snapshot's values")
 
     return login
@@ -85,7 +84,7 @@ def _service(settings: BackupSettings, *, with_source: bool, database: bool = Tr
             token = _backup_login(settings)(anonymous)
         source = VaultSnapshotSource(VaultOperations(addr, token=token, timeout=30.0), _mount())
         source.ensure_not_root()
-    database_url = os.environ.get("DATABASE_URL") if database else None
+    database_url = load_operator_settings(os.environ).database_url if database else None
     return BackupService(
         store=FileBackupStore(settings.directory),
         source=source,
@@ -215,10 +214,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     _, manifest = service.check(location)
     shares = read_shares(args.shares_file, needed=manifest.key_threshold)
     addr = load_vault_addresses(os.environ)[0]
-    restorer = ClusterRestorer(addr, token=os.environ.get("VAULT_RESTORE_TOKEN") or None, report=print)
+    restorer = ClusterRestorer(addr, token=load_operator_settings(os.environ).restore_token, report=print)
     print(service.restore(location, shares, restorer))
     print("unseal the other nodes with the same original shares (`mirage-secrets vault unseal`)")
-    if args.no_reconcile or not os.environ.get("DATABASE_URL"):
+    if args.no_reconcile or not load_operator_settings(os.environ).database_url:
         print("index not reconciled: run `mirage-secrets index reconcile` once the service's settings are in place")
         return 0
     from entrypoints.commands.index import reconcile

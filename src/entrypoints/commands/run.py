@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+from entrypoints.settings import DEFAULT_CLIENT_URL, environment_for_child, load_client_settings
+
 MASK = "********"
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -43,14 +44,14 @@ def _token(args: argparse.Namespace) -> str:
         except OSError as exc:
             raise ClientError(f"can't read the token file: {exc.strerror}") from None
     else:
-        token = (os.environ.get("MIRAGE_TOKEN") or "").strip()
+        token = load_client_settings(os.environ).token or ""
     if not token:
         raise ClientError("no token: set MIRAGE_TOKEN or pass --token-file")
     return token
 
 
 def _get(args: argparse.Namespace, path: str, params: Mapping[str, str] | None = None) -> dict:
-    base = (args.url or os.environ.get("MIRAGE_URL") or DEFAULT_URL).rstrip("/")
+    base = (args.url or load_client_settings(os.environ).url).rstrip("/")
     headers = {"Authorization": f"Bearer {_token(args)}", "Accept": "application/json"}
     try:
         response = httpx.get(f"{base}{path}", params=params, headers=headers, timeout=_TIMEOUT)
@@ -99,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not command:
         raise ClientError("no command given: mirage-secrets run --env ENV_ID -- COMMAND [ARGS...]")
     variables = _values(args, "run")
-    child_env = {k: v for k, v in os.environ.items() if k != "MIRAGE_TOKEN"}
+    child_env = environment_for_child(os.environ)
     child_env.update(variables)
     try:
         child = subprocess.Popen(command, env=child_env)
@@ -151,7 +152,7 @@ def cmd_env_export(args: argparse.Namespace) -> int:
 def _client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", required=True, help="the environment's id")
     parser.add_argument("--token-file", help="a file holding the bearer token (default: MIRAGE_TOKEN)")
-    parser.add_argument("--url", help=f"the service (default: MIRAGE_URL, else {DEFAULT_URL})")
+    parser.add_argument("--url", help=f"the service (default: MIRAGE_URL, else {DEFAULT_CLIENT_URL})")
 
 
 def _guarded(handler):

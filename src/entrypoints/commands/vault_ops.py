@@ -6,7 +6,7 @@ import argparse
 import os
 
 from entrypoints.commands.shares import read_shares
-from entrypoints.settings import SettingsError, load_vault_addresses
+from entrypoints.settings import SettingsError, load_operator_settings, load_vault_addresses
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -64,7 +64,7 @@ def cmd_unseal(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from adapters.vault.operations import VaultOperations
 
-    token = os.environ.get("VAULT_TOKEN") or None
+    token = load_operator_settings(os.environ).token
     sealed_or_down = 0
     active = 0
     for addr in load_vault_addresses(os.environ):

@@ -43,11 +43,13 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
     """An app on a ready container (tests), or one that builds its own from settings at startup."""
     if (container is None) == (settings is None):
         raise ValueError("pass either a container or settings")
+    configured = settings if settings is not None else container.settings if container is not None else None
+    assert configured is not None  # exactly one of the two was given
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = container is None
-        app.state.container = built = container or await build_container(settings)
+        app.state.container = built = container or await build_container(configured)
         try:
             async with cleanup_job(built.cleanup, built.settings.lifecycle.cleanup_interval_seconds):
                 yield
@@ -59,7 +61,7 @@ def create_app(container: Container | None = None, *, settings: Settings | None 
         route_handlers=[
             healthz,
             readyz,
-            metrics_handler(),
+            metrics_handler(multiprocess_dir=configured.telemetry.prometheus_multiproc_dir),
             SecretsHealthController,
             SecretsController,
             RailwayController,

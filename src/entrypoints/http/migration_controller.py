@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get
 
-from domain.errors import Forbidden
 from entrypoints.http import provider_schemas as s
 from entrypoints.http.provider_common import (
     PROVIDER_DEPENDENCIES,
@@ -27,9 +26,7 @@ class MigrationStatusController(Controller):
     async def migration_status(
         self, request: Request, principal: Caller, providers: Providers
     ) -> s.MigrationStatusRead:
-        if not principal.is_admin:
-            raise Forbidden("only admins may see the migration status")
-        counts = await providers.migration.status()
+        counts = await providers.migration.status(principal)
         settings = request.app.state.container.settings.providers
         return s.MigrationStatusRead(
             vault_enabled=settings.secrets_vault_enabled,

@@ -133,7 +133,7 @@ def _push_into_alternatives(node: Any) -> None:
             moved = {k: node.pop(k) for k in _ALL_CONSTRAINTS if k in node}
             for alternative in alternatives:
                 kind = alternative.get("type") if isinstance(alternative, dict) else None
-                for name in _CONSTRAINTS_BY_TYPE.get(kind, ()):
+                for name in _CONSTRAINTS_BY_TYPE.get(kind, ()) if isinstance(kind, str) else ():
                     if name in moved:
                         alternative[name] = moved[name]
         for value in node.values():

@@ -8,6 +8,7 @@ import traceback
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from adapters.telemetry.metrics import record_auth_failure
 from domain import credentials, errors, providers
@@ -48,6 +49,15 @@ ERROR_STATUS: list[tuple[type[errors.DomainError], int, str]] = [
 # A provider that gave no Retry-After of its own: ask the client to wait this long.
 DEFAULT_PROVIDER_RETRY_AFTER = 10
 
+# Where a user adds a missing provider credential: the web UI's page (`link`) and, worded in the
+# detail, the page and the API endpoint.
+CREDENTIAL_HELP: dict[str, tuple[str, str]] = {
+    providers.RAILWAY: (
+        "/settings/credentials#railway",
+        "add one in Settings → Credentials → Railway (POST /api/v1/secrets/railway)",
+    ),
+}
+
 
 def _problem(
     request: Request, status: int, slug: str, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra
@@ -64,23 +74,26 @@ def _problem(
 
 
 def domain_error_handler(request: Request, exc: errors.DomainError) -> Response:
-    for error_type, status, slug in ERROR_STATUS:
-        if isinstance(exc, error_type):
-            break
-    else:
-        status, slug = 500, "internal-error"
+    status, slug = next(
+        ((status, slug) for error_type, status, slug in ERROR_STATUS if isinstance(exc, error_type)),
+        (500, "internal-error"),
+    )
     extra: dict = {}
     if isinstance(exc, errors.InvalidInput) and exc.field:
         extra["field"] = exc.field
     if isinstance(exc, errors.VersionConflict) and exc.current_version is not None:
         extra["current_version"] = exc.current_version
+    detail = str(exc)
     if isinstance(exc, credentials.CredentialMissing):
-        extra["link"] = exc.link
+        link, how = CREDENTIAL_HELP.get(exc.provider, (None, None))
+        if link is not None:
+            extra["link"] = link
+            detail = f"{detail}: {how}"
     if isinstance(exc, providers.ProviderError):
         extra["provider"] = exc.provider
     if status == 401:
         record_auth_failure(exc)  # a fixed reason label, never the token or the message
-    response = _problem(request, status, slug, exc.title, str(exc), **extra)
+    response = _problem(request, status, slug, exc.title, detail, **extra)
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, (providers.ProviderUnavailable, providers.ProviderRateLimited)) and not retry_after:
         retry_after = DEFAULT_PROVIDER_RETRY_AFTER
@@ -133,7 +146,7 @@ def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     errors.DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,

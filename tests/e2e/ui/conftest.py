@@ -8,21 +8,16 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from entrypoints.settings import DEFAULT_UI_DIST_DIR
+from tests.support.browser import UiInstance
 from tests.support.providers import FakeGitHub, FakeRailway
-from tests.support.registry import LocalRegistry, local_docker_registry  # noqa: F401 (fixture)
-from tests.support.served import ServedInstance, serve
+from tests.support.served import serve
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
-# axe-core impacts that fail a test; "minor" and "moderate" findings are reported, not fatal.
-FATAL_IMPACTS = {"serious", "critical"}
 EXPECT_TIMEOUT_MS = 15_000
 
 
@@ -70,20 +65,8 @@ def github() -> Iterator[FakeGitHub]:
         yield fake
 
 
-@dataclass(frozen=True)
-class UiInstance:
-    served: ServedInstance
-    railway: FakeRailway
-    github: FakeGitHub
-    registry: LocalRegistry
-
-    @property
-    def url(self) -> str:
-        return self.served.url
-
-
 @pytest.fixture(scope="session")
-def ui(built_ui, openbao, pg_url, signing_keys, tmp_path_factory, railway, github, local_docker_registry):  # noqa: F811
+def ui(built_ui, openbao, pg_url, signing_keys, tmp_path_factory, railway, github, local_docker_registry):
     """The service as `make run` serves it, wired to the fakes and the real registry."""
     with serve(
         vault_addr=openbao.addr,
@@ -126,44 +109,3 @@ def page(context) -> Page:
 @pytest.fixture
 def user() -> str:
     return f"ui_{uuid.uuid4().hex[:10]}"
-
-
-def sign_in(page: Page, instance: UiInstance, user: str, *, admin: bool = False) -> str:
-    """Open /ui and sign in the way a person does: paste a bearer token. Returns the token."""
-    token = instance.served.token(user, admin=admin)
-    page.goto(f"{instance.url}/ui")
-    page.get_by_label("Bearer token").fill(token)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("tab", name="Railway Token")).to_be_visible()
-    return token
-
-
-def open_tab(page: Page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
-
-
-def check_accessibility(page: Page, what: str) -> None:
-    """axe-core on what is on screen now (page or open modal): no serious or critical violation."""
-    results = Axe().run(page)
-    fatal = [v for v in results.response["violations"] if v.get("impact") in FATAL_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in fatal
-    )
-    assert not fatal, f"axe found serious/critical violations on {what}:\n{report}"
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def look(page: Page, name: str) -> None:
-    """Every page and modal the suite opens: checked by axe and photographed."""
-    check_accessibility(page, name)
-    screenshot(page, name)
-
-
-def messages(page: Page):
-    """The page's success/error line (a polite live region)."""
-    return page.get_by_role("status", name="Messages")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from adapters.vault.bootstrap import bootstrap_vault
-from tests.e2e.ui.conftest import look, messages, open_tab, screenshot
+from tests.support.browser import look, messages, open_tab, screenshot
 from tests.support.openbao import free_port, start_dev_openbao
 from tests.support.processes import stop_process_group
 from tests.support.served import serve

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.ui.conftest import look, messages, open_tab, sign_in
+from tests.support.browser import look, messages, open_tab, sign_in
 
 pytestmark = pytest.mark.e2e
 

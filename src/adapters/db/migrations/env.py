@@ -51,7 +51,10 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     # The application's engine setup (SQLite parent directory, pragmas), disposed before this
     # one-off event loop ends so no pooled connection outlives it.
-    database = create_database(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic was started without sqlalchemy.url (use adapters.db.migrate.upgrade)")
+    database = create_database(url)
     try:
         async with database.engine.connect() as connection:
             await connection.run_sync(_run)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[2]  # the checkout whose README and docs/ are run
+
 RUNNABLE_MARKER = "<!-- runnable -->"
 SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console"})
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
