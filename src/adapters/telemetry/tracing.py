@@ -48,9 +48,11 @@ status unset; anything else marks it as an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -267,6 +269,10 @@ def key_type_of_key(key: str) -> str:
     return "custom"
 
 
+# Tracing off: one reusable context yielding the non-recording span (its setters do nothing).
+_NO_SPAN: AbstractContextManager[trace.Span] = contextlib.nullcontext(trace.INVALID_SPAN)
+
+
 class _PortObserver:
     """Opens the span and records the metrics of one port call."""
 
@@ -275,8 +281,14 @@ class _PortObserver:
         self._provider = tracer_provider
         self._kind = kind
 
-    def _tracer(self) -> trace.Tracer:
-        # Resolved per call so a provider installed after wrapping (or the proxy) is used.
+    def _tracer(self) -> trace.Tracer | None:
+        """The tracer for this call; None while no provider is installed (tracing off).
+
+        Resolved per call so a provider installed after wrapping is used. With tracing off a span
+        would be a no-op object and a context manager per port call: measurable on a warm read.
+        """
+        if self._provider is None and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            return None
         return trace.get_tracer(TRACER_NAME, tracer_provider=self._provider)
 
     async def call(
@@ -287,16 +299,21 @@ class _PortObserver:
         attributes: Mapping[str, Any] | None = None,
         on_result: Callable[[trace.Span, Any], None] | None = None,
     ) -> T:
-        span_attributes: dict[str, Any] = {"mirage.port": self.port, "mirage.operation": operation}
-        if attributes:
-            span_attributes.update(attributes)
-        with self._tracer().start_as_current_span(
-            f"{self.port}.{operation}",
-            kind=self._kind,
-            attributes=span_attributes,
-            record_exception=False,  # the message could quote a vendor answer
-            set_status_on_exception=False,
-        ) as span:
+        tracer = self._tracer()
+        if tracer is None:
+            span_context: AbstractContextManager[trace.Span] = _NO_SPAN
+        else:
+            span_attributes: dict[str, Any] = {"mirage.port": self.port, "mirage.operation": operation}
+            if attributes:
+                span_attributes.update(attributes)
+            span_context = tracer.start_as_current_span(
+                f"{self.port}.{operation}",
+                kind=self._kind,
+                attributes=span_attributes,
+                record_exception=False,  # the message could quote a vendor answer
+                set_status_on_exception=False,
+            )
+        with span_context as span:
             start = time.perf_counter()
             try:
                 result = await fn()
