@@ -139,12 +139,48 @@ async def _send_problem(send: Send, scope: Scope, status: int, title: str, detai
     await send(end)
 
 
+_STRICT_CSP, _DOCS_CSP = STRICT_CSP.encode(), DOCS_CSP.encode()
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
-    """`before_send`: the headers every response gets, whichever handler (or error) produced it."""
+    """`before_send`: the headers every response gets, whichever handler (or error) produced it.
+
+    It runs on every response, so it works on the raw header list in one pass instead of through
+    `MutableScopeHeaders` (a search per header); OPTIONS, rare, takes the general path.
+    """
     if message["type"] != "http.response.start":
         return
+    if scope.get("method") == "OPTIONS":
+        _options_headers(message, scope)
+        return
+    path: Any = scope.get("path", "")
+    api = path.startswith("/api/")
+    content_type = b""
+    own_policy: tuple[bytes, bytes] | None = None
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in message.get("headers", ()):
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_type = value.lower()
+        elif lowered == b"x-content-type-options" or (api and lowered == b"cache-control"):
+            continue  # set below, whatever the handler said
+        elif lowered == b"content-security-policy":
+            own_policy = (name, value)  # kept only where the response is not HTML
+            continue
+        kept.append((name, value))
+    kept.append((b"x-content-type-options", b"nosniff"))
+    if api:
+        kept.append((b"cache-control", b"no-store"))
+    if content_type.startswith(b"text/html"):
+        kept.append((b"content-security-policy", _DOCS_CSP if path.startswith(SCHEMA_PATH) else _STRICT_CSP))
+    elif own_policy is not None:
+        kept.append(own_policy)
+    message["headers"] = kept
+
+
+def _options_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
-    if scope.get("method") == "OPTIONS" and "allow" in headers:
+    if "allow" in headers:
         headers["Allow"] = _allowed_methods(scope) or headers["allow"]
     headers["X-Content-Type-Options"] = "nosniff"
     path: Any = scope.get("path", "")
