@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.credentials import validate_environment_id
-from domain.errors import InvalidInput, ReservedKey, ValueTooLarge
+from domain.errors import InvalidInput, ReservedKey, SecretNotFound, ValueTooLarge, VersionGone, VersionNotFound
 from domain.values import SecretValue, is_valid_secret_key, is_valid_user_id
 
 # Vault's own entry limit is 1 MiB; secrets are tokens, passwords and certificates, so a much
@@ -373,3 +373,15 @@ class SecretRecord:
     def version_count(self) -> int:
         """Versions Vault keeps of it (the mount keeps the last `MAX_KEPT_VERSIONS`)."""
         return min(self.current_version, MAX_KEPT_VERSIONS)
+
+
+def missing_version_error(metadata: VaultMetadata | None, version: int) -> Exception:
+    """What a read of `version` that found no value means, from the secret's metadata: no secret at
+    all, a version that never existed (or was pruned), or one that was deleted."""
+    if metadata is None:
+        return SecretNotFound("no secret is stored under this key")
+    if metadata.version(version) is None:
+        return VersionNotFound(
+            f"version {version} does not exist (kept: {metadata.oldest_version or 1}..{metadata.current_version})"
+        )
+    return VersionGone(f"version {version} was deleted; its value can no longer be read")

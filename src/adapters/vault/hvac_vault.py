@@ -23,11 +23,9 @@ from domain.errors import (
     VaultRefused,
     VaultUnavailable,
     VersionConflict,
-    VersionGone,
-    VersionNotFound,
 )
 from domain.ports import VaultHealth
-from domain.secrets import VaultEntry, VaultMetadata, VersionInfo
+from domain.secrets import VaultEntry, VaultMetadata, VersionInfo, missing_version_error
 from domain.values import SecretValue
 
 T = TypeVar("T")
@@ -114,15 +112,7 @@ class HvacSecretVault:
         )
 
     async def _explain_missing_version(self, path: str, version: int) -> Exception:
-        metadata = await self.read_metadata(path)
-        info = metadata.version(version) if metadata else None
-        if metadata is None:
-            return SecretNotFound("no secret is stored under this key")
-        if info is None:
-            return VersionNotFound(
-                f"version {version} does not exist (kept: {metadata.oldest_version or 1}..{metadata.current_version})"
-            )
-        return VersionGone(f"version {version} was deleted; its value can no longer be read")
+        return missing_version_error(await self.read_metadata(path), version)
 
     async def read_metadata(self, path: str) -> VaultMetadata | None:
         try:

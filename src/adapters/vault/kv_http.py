@@ -42,10 +42,9 @@ from domain.errors import (
     VaultUnavailable,
     VersionConflict,
     VersionGone,
-    VersionNotFound,
 )
 from domain.ports import VaultHealth
-from domain.secrets import VaultEntry, VaultMetadata, VersionInfo
+from domain.secrets import VaultEntry, VaultMetadata, VersionInfo, missing_version_error
 from domain.values import SecretValue
 
 _CAS_MISMATCH = "check-and-set parameter did not match"
@@ -261,15 +260,8 @@ class KvHttpSecretVault:
             return SecretNotFound("no secret is stored under this key")
         if meta and (meta.get("deletion_time") or meta.get("destroyed")):
             return VersionGone(f"version {version} was deleted; its value can no longer be read")
-        metadata = await self.read_metadata(path)  # rare: which of "no secret" and "no version"?
-        info = metadata.version(version) if metadata else None
-        if metadata is None:
-            return SecretNotFound("no secret is stored under this key")
-        if info is None:
-            return VersionNotFound(
-                f"version {version} does not exist (kept: {metadata.oldest_version or 1}..{metadata.current_version})"
-            )
-        return VersionGone(f"version {version} was deleted; its value can no longer be read")
+        # rare: which of "no secret" and "no version"?
+        return missing_version_error(await self.read_metadata(path), version)
 
     async def read_metadata(self, path: str) -> VaultMetadata | None:
         try:
