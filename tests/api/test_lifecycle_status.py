@@ -12,7 +12,6 @@ from litestar.testing import AsyncTestClient
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.support.env import provider_env
-from tests.support.providers import FakeGitHub, FakeRailway, FakeTokenRegistry, FakeTokenServer
 
 pytestmark = pytest.mark.api
 
@@ -21,24 +20,7 @@ RAILWAY = "/api/v1/secrets/railway"
 DOCKER = "/api/v1/secrets/docker"
 
 
-@pytest.fixture(scope="module")
-def railway():
-    with FakeRailway() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def github():
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def token_registry():
-    with FakeTokenServer(service=FakeTokenRegistry.SERVICE) as tokens:
-        tokens.users["alice"] = "wonderland"
-        with FakeTokenRegistry(tokens) as registry:
-            yield registry
+# railway, github and token_registry: the module-scoped wire fakes of tests/api/conftest.py.
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.providers import FakeGitHub, FakeRailway
-from tests.support.served import serve
+from tests.support.served import serve_with_provider_fakes
 
 pytestmark = pytest.mark.e2e
 
@@ -30,24 +29,17 @@ MIN_CALLS = int(os.environ.get("FUZZ_MIN_CALLS", "1000"))
 
 @pytest.fixture(scope="module")
 def fuzz_instance(openbao, pg_url, signing_keys, tmp_path_factory):
-    with (
-        FakeRailway() as railway,
-        FakeGitHub() as github,
-        serve(
-            vault_addr=openbao.addr,
-            vault_token=openbao.root_token,
-            database_url=pg_url,
-            signing_keys=signing_keys,
-            log_dir=tmp_path_factory.mktemp("fuzz"),
-            extra_env={
-                "RAILWAY_API_URL": railway.endpoint,
-                "GITHUB_API_URL": github.api_url,
-                # The fuzzer calls the provider routes far more often than a person would.
-                "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
-                "RATE_LIMIT_FAILED_AUTH": "100000/minute",
-            },
-        ) as instance,
-    ):
+    with serve_with_provider_fakes(
+        openbao=openbao,
+        database_url=pg_url,
+        signing_keys=signing_keys,
+        log_dir=tmp_path_factory.mktemp("fuzz"),
+        extra_env={
+            # The fuzzer calls the provider routes far more often than a person would.
+            "RATE_LIMIT_PROVIDER_CALLS": "100000/minute",
+            "RATE_LIMIT_FAILED_AUTH": "100000/minute",
+        },
+    ) as (instance, _railway, _github):
         yield instance
 
 

@@ -7,8 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.providers import FakeGitHub, FakeRailway
-from tests.support.served import serve
+from tests.support.served import serve_with_provider_fakes
 
 pytestmark = pytest.mark.e2e
 
@@ -18,24 +17,17 @@ FAILED_AUTH_BUDGET = 4
 
 @pytest.fixture(scope="module")
 def limited_instance(openbao, pg_url, signing_keys, tmp_path_factory):
-    with (
-        FakeRailway() as railway,
-        FakeGitHub() as github,
-        serve(
-            vault_addr=openbao.addr,
-            vault_token=openbao.root_token,
-            database_url=pg_url,
-            signing_keys=signing_keys,
-            log_dir=tmp_path_factory.mktemp("limited"),
-            extra_env={
-                "RAILWAY_API_URL": railway.endpoint,
-                "GITHUB_API_URL": github.api_url,
-                "RATE_LIMIT_PROVIDER_CALLS": f"{PROVIDER_BUDGET}/hour",
-                "RATE_LIMIT_FAILED_AUTH": f"{FAILED_AUTH_BUDGET}/hour",
-                "RATE_LIMIT_KEY_PREFIX": f"test:{uuid.uuid4().hex}:rl:",
-            },
-        ) as instance,
-    ):
+    with serve_with_provider_fakes(
+        openbao=openbao,
+        database_url=pg_url,
+        signing_keys=signing_keys,
+        log_dir=tmp_path_factory.mktemp("limited"),
+        extra_env={
+            "RATE_LIMIT_PROVIDER_CALLS": f"{PROVIDER_BUDGET}/hour",
+            "RATE_LIMIT_FAILED_AUTH": f"{FAILED_AUTH_BUDGET}/hour",
+            "RATE_LIMIT_KEY_PREFIX": f"test:{uuid.uuid4().hex}:rl:",
+        },
+    ) as (instance, railway, _github):
         yield instance, railway
 
 

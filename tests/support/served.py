@@ -15,12 +15,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from adapters.identity.dev_keys import issue_token
 from tests.support.ports import free_port
 from tests.support.processes import stop_process_group
+from tests.support.providers import FakeGitHub, FakeRailway
 
 READY_DEADLINE_SECONDS = 60
 
@@ -137,3 +139,23 @@ def _wait_ready(instance: ServedInstance) -> None:
     raise RuntimeError(
         f"the served instance was not ready in {READY_DEADLINE_SECONDS}s ({last}):\n{instance.log_text()}"
     )
+
+
+@contextmanager
+def serve_with_provider_fakes(
+    *, openbao: Any, database_url: str, signing_keys: tuple[Path, Path], log_dir: Path, extra_env: Mapping[str, str]
+) -> Iterator[tuple[ServedInstance, FakeRailway, FakeGitHub]]:
+    """`serve` on the session's OpenBao with Railway and GitHub pointed at fresh wire fakes."""
+    with (
+        FakeRailway() as railway,
+        FakeGitHub() as github,
+        serve(
+            vault_addr=openbao.addr,
+            vault_token=openbao.root_token,
+            database_url=database_url,
+            signing_keys=signing_keys,
+            log_dir=log_dir,
+            extra_env={"RAILWAY_API_URL": railway.endpoint, "GITHUB_API_URL": github.api_url, **extra_env},
+        ) as instance,
+    ):
+        yield instance, railway, github
